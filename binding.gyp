@@ -1,0 +1,29 @@
+{
+  "targets": [
+    {
+      "target_name": "shmem",
+      "sources": [
+        "src/error.c",
+        "src/memory.c",
+        "src/segment.c",
+        "src/sysv.c",
+        "src/napi/binding.c",
+        "src/napi/constants.c",
+        "src/napi/segment.c",
+        "src/napi/util.c"
+      ],
+      "include_dirs": ["include"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "cflags!": ["-fno-exceptions"],
+      "conditions": [
+        ["OS=='linux'", { "libraries": ["-lrt", "-lpthread"] }],
+        ["OS=='mac'", {
+          "xcode_settings": {
+            "OTHER_CFLAGS": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]
+          }
+        }]
+      ]
+    }
+  ]
+}

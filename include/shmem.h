@@ -1,0 +1,181 @@
+/*
+ * shmem: shared memory segments for C programs and for the Node.js addon built on them.
+ *
+ * Plain C (gnu11), no Node types: a C program can link libshmem.a (`make`) and use every
+ * function here on its own. Conventions follow libuv:
+ *   - every function that can fail returns 0 or a negative error: -errno, or one of the
+ *     SHMEM_E* values below, which lie outside errno's range;
+ *   - a shmem_err_t, when the caller passes one, also names the system call that failed;
+ *   - structures are owned by the caller (on the stack or embedded in a bigger struct).
+ */
+#ifndef SHMEM_H
+#define SHMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SHMEM_VERSION_MAJOR 0
+#define SHMEM_VERSION_MINOR 1
+#define SHMEM_VERSION_PATCH 0
+
+/* Errors of our own. Each is negative and far below -4096, the most negative errno. */
+#define SHMEM_ETOOSMALL (-30001)    /* the object is smaller than the mapping asked for */
+#define SHMEM_ENOHUGEPAGES (-30002) /* huge pages asked for, and the system has none free */
+#define SHMEM_EBADSTATE (-30003)    /* a structure in shared memory failed validation */
+#define SHMEM_EKIND (-30004)        /* the operation does not apply to this kind of segment */
+
+/* The short name of an error: "ENOENT", "SHMEM_ETOOSMALL". Never NULL. */
+const char *shmem_err_name(int err);
+/* A one-line description of an error. Never NULL. */
+const char *shmem_strerror(int err);
+
+typedef struct shmem_err_s {
+  int code;            /* the value the function returned */
+  const char *syscall; /* a static string naming the call that failed, or NULL */
+} shmem_err_t;
+
+typedef enum shmem_kind_e {
+  SHMEM_KIND_POSIX = 1, /* shm_open(3) */
+  SHMEM_KIND_SYSV = 2,  /* shmget(2) */
+  SHMEM_KIND_MEMFD = 3, /* memfd_create(2) */
+  SHMEM_KIND_FILE = 4   /* a file mapped with mmap(2) */
+} shmem_kind_t;
+
+/* Flags for shmem_options_t.flags. The SHMEM_F_LOCK* pair is exclusive. */
+enum {
+  SHMEM_F_READONLY = 1 << 0,    /* map PROT_READ only; open the object read-only */
+  SHMEM_F_POPULATE = 1 << 1,    /* prefault every page now (and fail now if memory is short) */
+  SHMEM_F_HUGETLB = 1 << 2,     /* back the segment with hugetlb pages (memfd, System V) */
+  SHMEM_F_LOCK = 1 << 3,        /* mlock(2) the whole mapping */
+  SHMEM_F_LOCK_ONFAULT = 1 << 4, /* mlock2(2) with MLOCK_ONFAULT */
+  SHMEM_F_PRIVATE = 1 << 5,     /* files: MAP_PRIVATE, writes stay in this process */
+  SHMEM_F_CREATE = 1 << 6,      /* files: create when missing, extend when shorter */
+  SHMEM_F_SEAL = 1 << 7         /* memfd: seal the size (F_SEAL_SHRINK | F_SEAL_GROW) */
+};
+
+typedef struct shmem_options_s {
+  unsigned flags;    /* SHMEM_F_* */
+  unsigned mode;     /* permission bits of an object this call creates */
+  uint64_t size;     /* bytes to map when opening; 0: the whole object (from the offset on) */
+  uint64_t offset;   /* files and fds: the byte of the object the mapping starts at */
+  const char *name;  /* memfd: the name /proc shows (may be NULL) */
+} shmem_options_t;
+
+/* Sets flags 0, mode 0600, size 0, offset 0, name NULL. */
+void shmem_options_init(shmem_options_t *opts);
+
+#define SHMEM_NAME_MAX 255 /* longest POSIX name, not counting its leading '/' */
+
+typedef struct shmem_segment_s {
+  /* Read these; do not write them. */
+  void *data;        /* the segment's first byte */
+  uint64_t size;     /* its length */
+  shmem_kind_t kind;
+  int fd;            /* the segment's own descriptor (close-on-exec), or -1 (System V) */
+  int shmid;         /* System V: the id; else -1 */
+  int32_t key;       /* System V: the key; else 0 */
+  unsigned flags;    /* the SHMEM_F_* the mapping was made with */
+  int created;       /* 1 when this call created the object */
+  char name[SHMEM_NAME_MAX + 2]; /* POSIX: the normalized "/name"; memfd: its name; else "" */
+  /* Private. */
+  void *map_base;    /* start of the mapping: data rounded down to a page */
+  uint64_t map_length;
+} shmem_segment_t;
+
+/* Normalizes a POSIX name into out ("x" and "/x" give "/x"). -EINVAL for an empty name, one
+ * with '/' after the first byte, "." or ".."; -ENAMETOOLONG past SHMEM_NAME_MAX. */
+int shmem_name_normalize(const char *name, char *out, size_t out_size);
+
+/* POSIX objects. create fails with -EEXIST when the name exists; open maps opts->size bytes
+ * (0: the whole object) and fails with SHMEM_ETOOSMALL when the object is shorter. */
+int shmem_posix_create(shmem_segment_t *seg, const char *name, uint64_t size,
+                       const shmem_options_t *opts, shmem_err_t *err);
+int shmem_posix_open(shmem_segment_t *seg, const char *name, const shmem_options_t *opts,
+                     shmem_err_t *err);
+/* Creates, or opens what exists; seg->created tells which. An object that exists and is
+ * shorter than size gives SHMEM_ETOOSMALL (it is never truncated). */
+int shmem_posix_open_or_create(shmem_segment_t *seg, const char *name, uint64_t size,
+                               const shmem_options_t *opts, shmem_err_t *err);
+/* 0, or -ENOENT when there was nothing to unlink. */
+int shmem_posix_unlink(const char *name, shmem_err_t *err);
+
+/* An anonymous memfd of size bytes. Linux only (-ENOSYS elsewhere). */
+int shmem_memfd_create(shmem_segment_t *seg, uint64_t size, const shmem_options_t *opts,
+                       shmem_err_t *err);
+/* Maps an fd the caller holds; the segment keeps its own duplicate, so the caller may close
+ * fd afterwards. The kind is read from the fd (memfd, a POSIX object, or a file). */
+int shmem_fd_map(shmem_segment_t *seg, int fd, const shmem_options_t *opts, shmem_err_t *err);
+/* Maps a file. Without SHMEM_F_CREATE a missing file is -ENOENT and a short one
+ * SHMEM_ETOOSMALL. The offset need not be page-aligned. */
+int shmem_file_map(shmem_segment_t *seg, const char *path, const shmem_options_t *opts,
+                   shmem_err_t *err);
+
+/* System V. SHMEM_KEY_FRESH asks create for a random key no segment uses yet. */
+#define SHMEM_KEY_FRESH INT64_MIN
+int shmem_sysv_create(shmem_segment_t *seg, int64_t key, uint64_t size,
+                      const shmem_options_t *opts, shmem_err_t *err);
+int shmem_sysv_open(shmem_segment_t *seg, int32_t key, const shmem_options_t *opts,
+                    shmem_err_t *err);
+int shmem_sysv_open_id(shmem_segment_t *seg, int shmid, const shmem_options_t *opts,
+                       shmem_err_t *err);
+/* 0, or -ENOENT when no segment has that key (or id). */
+int shmem_sysv_remove(int32_t key, shmem_err_t *err);
+int shmem_sysv_remove_id(int shmid, shmem_err_t *err);
+
+/* Unmaps (or detaches) and closes the descriptor. Safe to call twice. */
+void shmem_segment_close(shmem_segment_t *seg);
+/* Removes the segment's name: shm_unlink for POSIX, IPC_RMID for System V, SHMEM_EKIND for
+ * the others. Works before and after close. 0, or -ENOENT when it was already gone. */
+int shmem_segment_unlink(shmem_segment_t *seg, shmem_err_t *err);
+
+/* Memory controls. offset and length are relative to seg->data and are widened to whole
+ * pages; length 0 means "to the end". A range past the end is -ERANGE. */
+int shmem_advise(shmem_segment_t *seg, int advice, uint64_t offset, uint64_t length,
+                 shmem_err_t *err);
+/* Returns 1 when madvise(2) may be asked for advice through this API, else 0. Advice that
+ * can make memory fault (MADV_HWPOISON, guard pages) is refused. */
+int shmem_advice_allowed(int advice);
+
+enum { SHMEM_SYNC_ASYNC = 1, SHMEM_SYNC_INVALIDATE = 2 };
+int shmem_sync(shmem_segment_t *seg, uint64_t offset, uint64_t length, int flags,
+               shmem_err_t *err);
+int shmem_residency(shmem_segment_t *seg, uint64_t offset, uint64_t length,
+                    uint64_t *resident_pages, uint64_t *total_pages, shmem_err_t *err);
+int shmem_lock_memory(shmem_segment_t *seg, int on_fault, shmem_err_t *err);
+int shmem_unlock_memory(shmem_segment_t *seg, shmem_err_t *err);
+
+typedef struct shmem_stat_s {
+  uint64_t size;     /* the object's size (a file's length; a System V segment's shm_segsz) */
+  uint64_t allocated; /* bytes of memory or disk the object holds now (st_blocks * 512) */
+  uint32_t mode;     /* permission bits */
+  uint32_t uid, gid;
+  uint64_t ino, dev, nlink;
+  double atime_ms, mtime_ms, ctime_ms; /* System V: attach, detach and change times */
+  /* System V only (else 0). */
+  uint32_t cuid, cgid;
+  uint64_t nattch;
+  int32_t cpid, lpid;
+} shmem_stat_t;
+int shmem_segment_stat(shmem_segment_t *seg, shmem_stat_t *st, shmem_err_t *err);
+
+/* Raw mmap(2) with the checks that keep the result safe to touch: MAP_FIXED and PROT_NONE are
+ * refused (-EINVAL) and a regular file or shm object shorter than offset + size gives
+ * SHMEM_ETOOSMALL instead of a SIGBUS later. offset must be a multiple of the page size.
+ * advice, when >= 0, is given to madvise(2) for the whole mapping. */
+int shmem_map(void **addr, uint64_t size, int prot, int flags, int fd, uint64_t offset,
+              int advice, shmem_err_t *err);
+/* Unmaps what shmem_map mapped: pass the same size and flags (hugetlb rounds the length). */
+int shmem_unmap(void *addr, uint64_t size, int flags);
+
+size_t shmem_page_size(void);
+/* The default huge page size in bytes, or 0 when the system has none. */
+uint64_t shmem_huge_page_size(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMEM_H */

@@ -1,0 +1,48 @@
+'use strict'
+// map(): raw mmap(2) returning a Buffer, in the shape mmap-io users know.
+
+const { constants: { MAX_LENGTH } } = require('buffer')
+const { markAsUntransferable } = require('worker_threads')
+const binding = require('./binding')
+const { ADVICE } = require('./segment')
+const { invalidArgValue, invalidArgType } = require('./errors')
+const { validateInteger, MAX_SAFE } = require('./validate')
+
+const { MAP_ANONYMOUS } = binding.constants
+
+/**
+ * mmap(2) as a Buffer that is unmapped when it is garbage-collected. MAP_FIXED and PROT_NONE
+ * are refused (the first replaces memory in use, the second faults on touch), and a file
+ * shorter than offset + size is ERR_OUT_OF_RANGE rather than a SIGBUS on first touch.
+ */
+function map (size, protection, flags, fd, offset = 0, advice) {
+  size = validateInteger(size, 'size', 1, MAX_LENGTH)
+  protection = validateInteger(protection, 'protection', 0, 0x7fffffff)
+  flags = validateInteger(flags, 'flags', 0, 0x7fffffff)
+  if (flags & MAP_ANONYMOUS) {
+    fd = fd === undefined || fd === null ? -1 : validateInteger(fd, 'fd', -1, 0x7fffffff)
+  } else {
+    fd = validateInteger(fd, 'fd', 0, 0x7fffffff)
+  }
+  offset = offset === undefined ? 0 : validateInteger(offset, 'offset', 0, MAX_SAFE)
+  if (offset % binding.pageSize !== 0) {
+    throw invalidArgValue('offset', offset,
+      `must be a multiple of the page size (${binding.pageSize})`, RangeError)
+  }
+  let adviceNumber = -1
+  if (advice !== undefined && advice !== null) {
+    if (typeof advice === 'string') {
+      adviceNumber = ADVICE[advice.toLowerCase()]
+      if (adviceNumber === undefined) throw invalidArgValue('advice', advice, 'is not known')
+    } else if (typeof advice === 'number') {
+      adviceNumber = validateInteger(advice, 'advice', 0, 0x7fffffff)
+    } else {
+      throw invalidArgType('advice', 'of type string or number', advice)
+    }
+  }
+  const ab = binding.map(size, protection, flags, fd, offset, adviceNumber)
+  markAsUntransferable(ab)
+  return Buffer.from(ab, 0, size)
+}
+
+module.exports = { map }

@@ -1,0 +1,318 @@
+'use strict'
+// The Segment class: one mapping of shared memory, its Buffer and views, its memory controls.
+
+const { constants: { MAX_LENGTH } } = require('buffer')
+const { inspect } = require('util')
+const { markAsUntransferable } = require('worker_threads')
+const binding = require('./binding')
+const { coded, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
+  require('./errors')
+const { validateObject, validateInteger, validateBoolean } = require('./validate')
+
+const F = binding.flags
+const KIND_NAMES = Object.fromEntries(Object.entries(binding.kinds).map(([k, v]) => [v, k]))
+const TypedArray = Object.getPrototypeOf(Uint8Array)
+const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
+
+// Results of the binding's open calls arrive in this array instead of a new object per call.
+const scratch = new Float64Array(new ArrayBuffer(8 * 8))
+binding.init(scratch)
+
+// 'willneed' -> MADV_WILLNEED, for every advice the binding allows.
+const ADVICE = Object.create(null)
+for (const [key, value] of Object.entries(binding.constants)) {
+  if (key.startsWith('MADV_')) ADVICE[key.slice(5).toLowerCase()] = value
+}
+const ADVICE_NUMBERS = new Set(Object.values(ADVICE))
+
+// Only the factories in this package make Segments; the token keeps `new Segment()` out.
+const kConstruct = Symbol('shmem.Segment')
+
+class Segment {
+  #handle
+  #name
+  #kind
+  #size
+  #flags
+  #fd
+  #key
+  #id
+  #created
+  #closed = false
+  #arrayBuffer = null
+  #buffer = null
+
+  /** @private Use shmem.create(), shmem.open() and the other factories. */
+  constructor (token, handle, name) {
+    if (token !== kConstruct) {
+      throw coded(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR',
+        'Segment cannot be constructed directly: use shmem.create(), shmem.open(), ' +
+        'shmem.memfd(), shmem.fromFd(), shmem.mapFile() or shmem.sysv.create()')
+    }
+    this.#handle = handle
+    this.#size = scratch[0]
+    this.#fd = scratch[1] >= 0 ? scratch[1] : null
+    this.#id = scratch[2] >= 0 ? scratch[2] : null
+    this.#kind = KIND_NAMES[scratch[5]]
+    this.#key = this.#kind === 'sysv' ? scratch[3] : null
+    this.#created = scratch[4] === 1
+    this.#flags = scratch[6]
+    this.#name = name === undefined ? binding.segmentName(handle) : name
+  }
+
+  /** '/name' (POSIX), the memfd's name, the file's path; null for System V. */
+  get name () { return this.#name }
+  /** 'posix' | 'sysv' | 'memfd' | 'file' */
+  get kind () { return this.#kind }
+  /** Bytes in the mapping. */
+  get size () { return this.#size }
+  get readOnly () { return (this.#flags & F.READONLY) !== 0 }
+  /** The segment's own file descriptor; null for System V and after close(). */
+  get fd () { return this.#closed ? null : this.#fd }
+  /** System V key; null for the other kinds. */
+  get key () { return this.#key }
+  /** System V id; null for the other kinds. */
+  get id () { return this.#id }
+  /** True when the call that made this Segment created the object. */
+  get created () { return this.#created }
+  get closed () { return this.#closed }
+
+  #check () {
+    if (this.#closed) throw closedError(this.#describe())
+  }
+
+  #describe () {
+    if (this.#kind === 'sysv') return `(System V key ${this.#key}, id ${this.#id})`
+    return `'${this.#name}'`
+  }
+
+  #tooLarge () {
+    return coded(RangeError, 'ERR_OUT_OF_RANGE',
+      `The segment is ${this.#size} bytes, more than one ArrayBuffer may hold ` +
+      `(buffer.constants.MAX_LENGTH is ${MAX_LENGTH}): reach it through windows with ` +
+      'segment.view(Type, byteOffset, length)')
+  }
+
+  /** One ArrayBuffer over the whole mapping, made on first use (never per call). */
+  get arrayBuffer () {
+    this.#check()
+    if (this.#arrayBuffer === null) {
+      if (this.#size > MAX_LENGTH) throw this.#tooLarge()
+      const ab = binding.arrayBuffer(this.#handle, 0, this.#size)
+      markAsUntransferable(ab)
+      this.#arrayBuffer = ab
+    }
+    return this.#arrayBuffer
+  }
+
+  /** One Buffer over the whole mapping: the same object every time. */
+  get buffer () {
+    this.#check()
+    if (this.#buffer === null) {
+      this.#buffer = Buffer.from(this.arrayBuffer, 0, this.#size)
+    }
+    return this.#buffer
+  }
+
+  /**
+   * A view of the segment: any TypedArray constructor, DataView or Buffer. length counts
+   * elements (bytes for DataView and Buffer) and defaults to as many as fit.
+   */
+  view (Type, byteOffset = 0, length) {
+    this.#check()
+    let bytesPerElement
+    if (Type === DataView || Type === Buffer) {
+      bytesPerElement = 1
+    } else if (typeof Type === 'function' && TypedArray.isPrototypeOf(Type)) {
+      bytesPerElement = Type.BYTES_PER_ELEMENT
+    } else {
+      throw invalidArgType('Type', 'a TypedArray constructor, DataView or Buffer', Type)
+    }
+    const size = this.#size
+    byteOffset = validateInteger(byteOffset, 'byteOffset', 0, size)
+    if (byteOffset % bytesPerElement !== 0) {
+      throw invalidArgValue('byteOffset', byteOffset,
+        `must be a multiple of ${bytesPerElement} for ${Type.name}`, RangeError)
+    }
+    const fit = Math.floor((size - byteOffset) / bytesPerElement)
+    length = length === undefined ? fit : validateInteger(length, 'length', 0, fit)
+    const byteLength = length * bytesPerElement
+
+    let ab, start
+    if (size <= MAX_LENGTH) {
+      ab = this.arrayBuffer
+      start = byteOffset
+    } else {
+      // Past MAX_LENGTH each view is a window: an ArrayBuffer of its own over that range.
+      if (byteLength > MAX_LENGTH) {
+        throw outOfRange('length', `<= ${MAX_LENGTH / bytesPerElement} elements ` +
+          '(buffer.constants.MAX_LENGTH bytes) for a window of a segment this large', length)
+      }
+      ab = binding.arrayBuffer(this.#handle, byteOffset, byteLength)
+      markAsUntransferable(ab)
+      start = 0
+    }
+    if (Type === Buffer) return Buffer.from(ab, start, length)
+    if (Type === DataView) return new DataView(ab, start, length)
+    return new Type(ab, start, length)
+  }
+
+  #range (offset, length, name) {
+    offset = offset === undefined ? 0 : validateInteger(offset, `${name}.offset`, 0, this.#size)
+    length = length === undefined
+      ? this.#size - offset
+      : validateInteger(length, `${name}.length`, 0, this.#size - offset)
+    return [offset, length]
+  }
+
+  /**
+   * madvise(2) over [offset, offset + length), widened to whole pages. advice: 'normal',
+   * 'random', 'sequential', 'willneed', 'dontneed', 'hugepage', 'nohugepage' (and the other
+   * MADV_* names in lower case), or a constants.MADV_* number.
+   */
+  advise (advice, offset, length) {
+    this.#check()
+    let value
+    if (typeof advice === 'string') {
+      value = ADVICE[advice.toLowerCase()]
+      if (value === undefined) {
+        throw invalidArgValue('advice', advice, `must be one of ${Object.keys(ADVICE).join(', ')}`)
+      }
+    } else if (typeof advice === 'number') {
+      if (!ADVICE_NUMBERS.has(advice)) {
+        throw invalidArgValue('advice', advice, 'must be one of the constants.MADV_* values')
+      }
+      value = advice
+    } else {
+      throw invalidArgType('advice', 'of type string or number', advice)
+    }
+    const [o, l] = this.#range(offset, length, 'advise')
+    if (l === 0) return
+    binding.advise(this.#handle, value, o, l)
+  }
+
+  /** msync(2): writes dirty pages of a file mapping back; { async, invalidate } as MS_*. */
+  sync (options) {
+    this.#check()
+    options = validateObject(options, 'options')
+    const [o, l] = this.#range(options.offset, options.length, 'options')
+    let flags = 0
+    if (validateBoolean(options.async, 'options.async')) flags |= F.SYNC_ASYNC
+    if (validateBoolean(options.invalidate, 'options.invalidate')) flags |= F.SYNC_INVALIDATE
+    if (l === 0) return
+    binding.sync(this.#handle, flags, o, l)
+  }
+
+  /** mincore(2): how many of the segment's pages are in memory now. */
+  residency (options) {
+    this.#check()
+    options = validateObject(options, 'options')
+    const [o, l] = this.#range(options.offset, options.length, 'options')
+    if (l === 0) return { residentPages: 0, totalPages: 0 }
+    binding.residency(this.#handle, o, l)
+    return { residentPages: scratch[0], totalPages: scratch[1] }
+  }
+
+  /** mlock(2) the mapping; { onFault: true } locks pages as they are first touched. */
+  lockMemory (options) {
+    this.#check()
+    options = validateObject(options, 'options')
+    binding.lockMemory(this.#handle, validateBoolean(options.onFault, 'options.onFault'))
+  }
+
+  unlockMemory () {
+    this.#check()
+    binding.unlockMemory(this.#handle)
+  }
+
+  /** fstat(2), or IPC_STAT for System V. */
+  stat () {
+    this.#check()
+    const s = binding.stat(this.#handle)
+    if (this.#kind === 'sysv') {
+      return {
+        key: this.#key,
+        id: this.#id,
+        size: s.size,
+        mode: s.mode,
+        uid: s.uid,
+        gid: s.gid,
+        cuid: s.cuid,
+        cgid: s.cgid,
+        nattch: s.nattch,
+        cpid: s.cpid,
+        lpid: s.lpid,
+        atimeMs: s.atimeMs,
+        dtimeMs: s.mtimeMs,
+        ctimeMs: s.ctimeMs,
+        atime: new Date(s.atimeMs),
+        dtime: new Date(s.mtimeMs),
+        ctime: new Date(s.ctimeMs)
+      }
+    }
+    return {
+      size: s.size,
+      allocated: s.allocated,
+      mode: s.mode,
+      uid: s.uid,
+      gid: s.gid,
+      ino: s.ino,
+      dev: s.dev,
+      nlink: s.nlink,
+      atimeMs: s.atimeMs,
+      mtimeMs: s.mtimeMs,
+      ctimeMs: s.ctimeMs,
+      atime: new Date(s.atimeMs),
+      mtime: new Date(s.mtimeMs),
+      ctime: new Date(s.ctimeMs)
+    }
+  }
+
+  /**
+   * Unmaps and closes the fd. Every Buffer, TypedArray and DataView this segment handed out
+   * becomes detached (length 0) first. Idempotent. The name stays: see unlink()/remove().
+   */
+  close () {
+    if (this.#closed) return
+    this.#closed = true
+    this.#arrayBuffer = null
+    this.#buffer = null
+    binding.close(this.#handle)
+  }
+
+  /** shm_unlink(3) (POSIX). True, or false when the name was already gone. */
+  unlink () {
+    if (this.#kind !== 'posix') {
+      throw unsupported(`unlink() applies to POSIX segments; this one is '${this.#kind}'` +
+        (this.#kind === 'sysv' ? ': use remove()' : ''))
+    }
+    return binding.unlink(this.#handle)
+  }
+
+  /** IPC_RMID (System V): the segment goes when the last process detaches. */
+  remove () {
+    if (this.#kind !== 'sysv') {
+      throw unsupported(`remove() applies to System V segments; this one is '${this.#kind}'` +
+        (this.#kind === 'posix' ? ': use unlink()' : ''))
+    }
+    return binding.unlink(this.#handle)
+  }
+
+  [dispose] () {
+    this.close()
+  }
+
+  [inspect.custom] (depth, options) {
+    const fields = { name: this.#name, kind: this.#kind, size: this.#size }
+    if (this.#kind === 'sysv') Object.assign(fields, { key: this.#key, id: this.#id })
+    fields.readOnly = this.readOnly
+    fields.closed = this.#closed
+    return `Segment ${inspect(fields, options)}`
+  }
+}
+
+function makeSegment (handle, name) {
+  return new Segment(kConstruct, handle, name)
+}
+
+module.exports = { Segment, makeSegment, ADVICE }

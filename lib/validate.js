@@ -1,0 +1,95 @@
+'use strict'
+// Argument checks of the JS layer. They run before any native call, so that a user sees the
+// argument's name in the message; the binding checks again in C.
+
+const { fileURLToPath } = require('url')
+const { invalidArgType, invalidArgValue, outOfRange } = require('./errors')
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER
+// Longest POSIX name, not counting the leading '/'. macOS allows 31 bytes (PSHMNAMLEN).
+const NAME_MAX = process.platform === 'darwin' ? 30 : 255
+
+function validateObject (value, name) {
+  if (value === undefined || value === null) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    throw invalidArgType(name, 'of type object', value)
+  }
+  return value
+}
+
+// An integer in [min, max]. BigInts are accepted as long as they fit in a safe Number.
+function validateInteger (value, name, min = 0, max = MAX_SAFE) {
+  if (typeof value === 'bigint') {
+    if (value < BigInt(min) || value > BigInt(max)) {
+      throw outOfRange(name, `>= ${min} && <= ${max}`, value)
+    }
+    return Number(value)
+  }
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value)
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value)
+  if (value < min || value > max) throw outOfRange(name, `>= ${min} && <= ${max}`, value)
+  return value
+}
+
+function validateBoolean (value, name) {
+  if (value === undefined) return false
+  if (typeof value !== 'boolean') throw invalidArgType(name, 'of type boolean', value)
+  return value
+}
+
+// A file mode: an integer, or a string of octal digits as fs accepts ('600', '0o600').
+function validateMode (value, name, fallback = 0o600) {
+  if (value === undefined || value === null) return fallback
+  if (typeof value === 'string') {
+    const m = /^(?:0o)?([0-7]+)$/.exec(value)
+    if (!m) throw invalidArgValue(name, value, 'must be a 32-bit unsigned integer or an octal string')
+    value = parseInt(m[1], 8)
+  }
+  return validateInteger(value, name, 0, 0o777)
+}
+
+// A POSIX shared memory name: 'x' and '/x' are the same object; the result is '/x'.
+function validateName (value, name = 'name') {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value)
+  const base = value.startsWith('/') ? value.slice(1) : value
+  if (base.length === 0) throw invalidArgValue(name, value, 'must not be empty')
+  if (base.includes('/')) {
+    throw invalidArgValue(name, value, "must not contain '/' after its first character")
+  }
+  if (base.includes('\0')) throw invalidArgValue(name, value, 'must not contain null bytes')
+  if (base === '.' || base === '..') throw invalidArgValue(name, value, 'must not be . or ..')
+  const bytes = Buffer.byteLength(base)
+  if (bytes > NAME_MAX) {
+    throw invalidArgValue(name, value, `is too long (${bytes} bytes; at most ${NAME_MAX})`)
+  }
+  return `/${base}`
+}
+
+function validatePath (value, name = 'path') {
+  if (value instanceof URL) value = fileURLToPath(value)
+  else if (Buffer.isBuffer(value)) value = value.toString()
+  if (typeof value !== 'string') {
+    throw invalidArgType(name, 'of type string or an instance of Buffer or URL', value)
+  }
+  if (value.length === 0) throw invalidArgValue(name, value, 'must not be empty')
+  if (value.includes('\0')) throw invalidArgValue(name, value, 'must not contain null bytes')
+  if (Buffer.byteLength(value) > 4096) throw invalidArgValue(name, value, 'is too long')
+  return value
+}
+
+function validateFunction (value, name) {
+  if (typeof value !== 'function') throw invalidArgType(name, 'of type function', value)
+  return value
+}
+
+module.exports = {
+  MAX_SAFE,
+  NAME_MAX,
+  validateObject,
+  validateInteger,
+  validateBoolean,
+  validateMode,
+  validateName,
+  validatePath,
+  validateFunction
+}

@@ -1,0 +1,54 @@
+/* Internal helpers of the C core, shared between its files. Not part of the public API. */
+#ifndef SHMEM_INTERNAL_H
+#define SHMEM_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+
+#include "../include/shmem.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stddef.h>
+
+#if defined(__linux__)
+#define SHMEM_LINUX 1
+#else
+#define SHMEM_LINUX 0
+#endif
+
+/* Records the failed call in err (when given) and returns code, so a failure is one line:
+ * `return shmem__fail(err, -errno, "ftruncate");` */
+static inline int shmem__fail(shmem_err_t *err, int code, const char *syscall) {
+  if (err != NULL) {
+    err->code = code;
+    err->syscall = syscall;
+  }
+  return code;
+}
+
+/* Resets every field so that close() on a segment whose open failed is harmless. */
+void shmem__segment_reset(shmem_segment_t *seg);
+
+/* Maps size bytes of fd from offset (any offset: the mapping starts at the page below it),
+ * then applies the populate and lock flags. On failure nothing stays mapped; fd is left open. */
+int shmem__map_fd(shmem_segment_t *seg, int fd, uint64_t size, uint64_t offset, unsigned flags,
+                  shmem_err_t *err);
+
+/* Prefaults and locks an existing mapping as seg->flags ask. */
+int shmem__after_map(shmem_segment_t *seg, shmem_err_t *err);
+
+/* Free hugetlb pages of the default size, from /proc/meminfo; -1 when unknown. */
+int64_t shmem__huge_pages_free(void);
+
+/* Turns a failure of a hugetlb request into SHMEM_ENOHUGEPAGES when the system has no free
+ * huge pages, which is what the user needs to hear; other codes pass through. */
+int shmem__hugetlb_error(int code);
+
+/* Rounds v up to a multiple of the power of two align. */
+static inline uint64_t shmem__align_up(uint64_t v, uint64_t align) {
+  return (v + align - 1) & ~(align - 1);
+}
+
+#endif

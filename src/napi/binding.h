@@ -1,0 +1,37 @@
+/* Declarations shared by the files of the Node-API layer. */
+#ifndef SHMEM_NAPI_BINDING_H
+#define SHMEM_NAPI_BINDING_H
+
+#include <errno.h>
+
+#include "util.h"
+
+typedef struct segment_handle_s segment_handle_t;
+
+/* Per-environment state (main thread and each worker has its own). */
+typedef struct instance_s {
+  napi_ref scratch_ref; /* a Float64Array the binding writes small results into */
+  double *scratch;
+  size_t scratch_length;
+} instance_t;
+
+/* The scratch array of this environment, or NULL before init(). */
+double *shmem_napi_scratch(napi_env env);
+
+/* Handles: new, then the core fills the segment, then finish() turns the result into an
+ * external for JS (or throws the error and frees the handle). */
+segment_handle_t *shmem_napi_handle_new(void);
+shmem_segment_t *shmem_napi_handle_segment(segment_handle_t *h);
+napi_value shmem_napi_handle_finish(napi_env env, segment_handle_t *h, int r,
+                                    const shmem_err_t *err, const char *path);
+/* The handle's segment (throwing ERR_SHMEM_CLOSED when it is closed) and its path. */
+shmem_segment_t *shmem_napi_segment(napi_env env, napi_value v, const char **path);
+
+napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info);
+napi_value shmem_napi_close(napi_env env, napi_callback_info info);
+napi_value shmem_napi_unlink(napi_env env, napi_callback_info info);
+napi_value shmem_napi_segment_name(napi_env env, napi_callback_info info);
+
+napi_status shmem_napi_constants(napi_env env, napi_value exports);
+
+#endif

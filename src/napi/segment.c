@@ -1,0 +1,227 @@
+/* Segment handles for JavaScript: opening, the ArrayBuffers over a mapping, close.
+ *
+ * Lifetime. A handle (an external tagged as ours) owns a shmem_segment_t. Every ArrayBuffer
+ * handed to JS over the mapping holds a reference too, so the mapping outlives a collected
+ * Segment while any Buffer or view still reaches it. close() detaches every ArrayBuffer first
+ * (every TypedArray, DataView and Buffer over one becomes length 0) and only then unmaps:
+ * nothing left in JS can reach the unmapped memory. The handle and the ArrayBuffers all run on
+ * the thread of the environment that made them, so the counts need no atomics. */
+#include "binding.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct ab_link_s ab_link_t;
+
+typedef struct segment_handle_s {
+  shmem_segment_t seg;
+  uint32_t refs;  /* the JS handle, plus one per live ArrayBuffer */
+  bool closed;
+  ab_link_t *abs; /* the live ArrayBuffers over the mapping */
+  char *path;     /* what error messages name: "/name", a file's path; may be NULL */
+} segment_handle_t;
+
+struct ab_link_s {
+  segment_handle_t *owner;
+  napi_ref ref; /* weak: it must not keep the ArrayBuffer alive */
+  ab_link_t *prev, *next;
+};
+
+static const napi_type_tag segment_tag = {0x7368656d5f736567ULL, 0x5f68616e646c6531ULL};
+
+static void handle_release(segment_handle_t *h) {
+  if (--h->refs > 0) return;
+  shmem_segment_close(&h->seg);
+  free(h->path);
+  free(h);
+}
+
+static void handle_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  handle_release((segment_handle_t *)data);
+}
+
+static void ab_finalize(napi_env env, void *data, void *hint) {
+  (void)data;
+  ab_link_t *link = (ab_link_t *)hint;
+  segment_handle_t *h = link->owner;
+  if (link->prev != NULL) link->prev->next = link->next;
+  else h->abs = link->next;
+  if (link->next != NULL) link->next->prev = link->prev;
+  if (link->ref != NULL) napi_delete_reference(env, link->ref);
+  free(link);
+  handle_release(h);
+}
+
+/* Reads the handle in argument slot v: an external carrying our tag, else a TypeError. */
+segment_handle_t *shmem_napi_handle(napi_env env, napi_value v, bool must_be_open) {
+  napi_valuetype t;
+  bool tagged = false;
+  if (napi_typeof(env, v, &t) != napi_ok) return NULL;
+  if (t == napi_external) napi_check_object_type_tag(env, v, &segment_tag, &tagged);
+  if (!tagged) {
+    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+                     "The \"handle\" argument must be a segment handle");
+    return NULL;
+  }
+  void *data = NULL;
+  if (napi_get_value_external(env, v, &data) != napi_ok) return NULL;
+  segment_handle_t *h = (segment_handle_t *)data;
+  if (must_be_open && h->closed) {
+    shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED", "The segment is closed");
+    return NULL;
+  }
+  return h;
+}
+
+shmem_segment_t *shmem_napi_segment(napi_env env, napi_value v, const char **path) {
+  segment_handle_t *h = shmem_napi_handle(env, v, true);
+  if (h == NULL) return NULL;
+  if (path != NULL) *path = h->path;
+  return &h->seg;
+}
+
+static void fill_scratch(napi_env env, const shmem_segment_t *seg) {
+  double *s = shmem_napi_scratch(env);
+  if (s == NULL) return;
+  s[0] = (double)seg->size;
+  s[1] = seg->fd;
+  s[2] = seg->shmid;
+  s[3] = seg->key;
+  s[4] = seg->created;
+  s[5] = seg->kind;
+  s[6] = seg->flags;
+}
+
+segment_handle_t *shmem_napi_handle_new(void) {
+  segment_handle_t *h = calloc(1, sizeof(*h));
+  if (h != NULL) {
+    h->seg.fd = -1;
+    h->seg.shmid = -1;
+  }
+  return h;
+}
+
+shmem_segment_t *shmem_napi_handle_segment(segment_handle_t *h) {
+  return &h->seg;
+}
+
+napi_value shmem_napi_handle_finish(napi_env env, segment_handle_t *h, int r,
+                                    const shmem_err_t *err, const char *path) {
+  if (r < 0) {
+    shmem_napi_throw_core(env, err, path);
+    free(h);
+    return NULL;
+  }
+  if (path != NULL && path[0] != '\0') h->path = strdup(path);
+  napi_value external;
+  if (napi_create_external(env, h, handle_finalize, NULL, &external) != napi_ok) {
+    shmem_segment_close(&h->seg);
+    free(h->path);
+    free(h);
+    shmem_napi_throw_status(env, napi_generic_failure);
+    return NULL;
+  }
+  /* From here the finalizer owns h. */
+  h->refs = 1;
+  NAPI_CALL(env, napi_type_tag_object(env, external, &segment_tag));
+  fill_scratch(env, &h->seg);
+  return external;
+}
+
+/* arrayBuffer(handle, offset, length): an external ArrayBuffer over [offset, offset + length)
+ * of the mapping, registered so that close() can detach it. */
+napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
+  if (h == NULL) return NULL;
+  uint64_t offset, length;
+  if (!shmem_arg_u64(env, argv[1], "offset", h->seg.size, &offset)) return NULL;
+  if (!shmem_arg_u64(env, argv[2], "length", h->seg.size - offset, &length)) return NULL;
+
+  ab_link_t *link = calloc(1, sizeof(*link));
+  if (link == NULL) {
+    shmem_napi_throw(env, "Error", "ENOMEM", "out of memory");
+    return NULL;
+  }
+  link->owner = h;
+  napi_value ab;
+  napi_status st = napi_create_external_arraybuffer(env, (char *)h->seg.data + offset,
+                                                    (size_t)length, ab_finalize, link, &ab);
+  if (st != napi_ok) {
+    free(link);
+    shmem_napi_throw_arraybuffer_status(env, st, length);
+    return NULL;
+  }
+  /* The finalizer now owns link: count it and put it on the list before anything can fail. */
+  h->refs++;
+  link->next = h->abs;
+  if (h->abs != NULL) h->abs->prev = link;
+  h->abs = link;
+  st = napi_create_reference(env, ab, 0, &link->ref);
+  if (st != napi_ok) {
+    /* Without a reference close() could not detach it: never hand it out. */
+    link->ref = NULL;
+    napi_detach_arraybuffer(env, ab);
+    shmem_napi_throw_status(env, st);
+    return NULL;
+  }
+  return ab;
+}
+
+/* close(handle): detach every ArrayBuffer, then unmap and close the fd. Idempotent. */
+napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
+  if (h == NULL || h->closed) return NULL;
+  h->closed = true;
+  bool all_detached = true;
+  for (ab_link_t *link = h->abs; link != NULL; link = link->next) {
+    napi_value ab = NULL;
+    if (link->ref == NULL) continue;
+    if (napi_get_reference_value(env, link->ref, &ab) != napi_ok) {
+      all_detached = false;
+      continue;
+    }
+    if (ab != NULL && napi_detach_arraybuffer(env, ab) != napi_ok) all_detached = false;
+  }
+  /* If an ArrayBuffer could not be detached, JS can still reach the memory: leave it mapped
+   * until the last ArrayBuffer is collected rather than let a touch fault. */
+  if (all_detached) shmem_segment_close(&h->seg);
+  return NULL;
+}
+
+/* unlink(handle): removes the name (shm_unlink, IPC_RMID); false when already gone. Works on
+ * a closed segment too: it acts on the name, not the mapping. */
+napi_value shmem_napi_unlink(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
+  if (h == NULL) return NULL;
+  shmem_err_t err = {0, NULL};
+  int r = shmem_segment_unlink(&h->seg, &err);
+  if (r < 0 && r != -ENOENT) {
+    shmem_napi_throw_core(env, &err, h->path);
+    return NULL;
+  }
+  napi_value result;
+  NAPI_CALL(env, napi_get_boolean(env, r == 0, &result));
+  return result;
+}
+
+napi_value shmem_napi_segment_name(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
+  if (h == NULL) return NULL;
+  napi_value result;
+  NAPI_CALL(env, napi_create_string_utf8(env, h->seg.name, NAPI_AUTO_LENGTH, &result));
+  return result;
+}

@@ -1,0 +1,57 @@
+/* Helpers for the Node-API layer: one status macro, Node-style errors, argument checks.
+ * The JS layer validates every argument first; these checks are the second line, so that no
+ * unchecked value reaches a system call even when the binding is called directly. */
+#ifndef SHMEM_NAPI_UTIL_H
+#define SHMEM_NAPI_UTIL_H
+
+#ifndef NAPI_VERSION
+#define NAPI_VERSION 8
+#endif
+#include <node_api.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../../include/shmem.h"
+
+/* Calls a napi_* function; on failure throws (unless an exception is already pending) and
+ * returns NULL from the calling binding function. Modelled on node's NODE_API_CALL. */
+#define NAPI_CALL(env, call)                 \
+  do {                                       \
+    napi_status status_ = (call);            \
+    if (status_ != napi_ok) {                \
+      shmem_napi_throw_status(env, status_); \
+      return NULL;                           \
+    }                                        \
+  } while (0)
+
+/* The same for functions that return a napi_status themselves. */
+#define NAPI_TRY(call)                   \
+  do {                                   \
+    napi_status status_ = (call);        \
+    if (status_ != napi_ok) return status_; \
+  } while (0)
+
+void shmem_napi_throw_status(napi_env env, napi_status status);
+
+/* Throws what a failed napi_create_external_arraybuffer of length bytes deserves. */
+void shmem_napi_throw_arraybuffer_status(napi_env env, napi_status status, uint64_t length);
+
+/* Throws an Error, TypeError or RangeError with a code, unless an exception is pending. */
+void shmem_napi_throw(napi_env env, const char *type, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Throws the JS error for a core failure: an errno error shaped like Node's fs errors
+ * (`ENOENT: no such file or directory, shm_open '/x'`, with .errno, .syscall, .path), or the
+ * package's own codes for SHMEM_E* values. path may be NULL. */
+void shmem_napi_throw_core(napi_env env, const shmem_err_t *err, const char *path);
+
+/* Argument readers. Each throws the Node error a wrong value deserves and returns false. */
+bool shmem_arg_u64(napi_env env, napi_value v, const char *name, uint64_t max, uint64_t *out);
+bool shmem_arg_i64(napi_env env, napi_value v, const char *name, int64_t min, int64_t max,
+                   int64_t *out);
+bool shmem_arg_bool(napi_env env, napi_value v, const char *name, bool *out);
+/* A string without NUL bytes that fits in size - 1 bytes of UTF-8. */
+bool shmem_arg_string(napi_env env, napi_value v, const char *name, char *buf, size_t size);
+bool shmem_is_nullish(napi_env env, napi_value v);
+
+#endif
