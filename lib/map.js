@@ -8,7 +8,7 @@ const { ADVICE } = require('./segment')
 const { invalidArgValue, invalidArgType } = require('./errors')
 const { validateInteger, MAX_SAFE } = require('./validate')
 
-const { MAP_ANONYMOUS } = binding.constants
+const { MAP_ANONYMOUS, MAP_FIXED, PROT_READ, PROT_WRITE, PROT_EXEC } = binding.constants
 
 /**
  * mmap(2) as a Buffer that is unmapped when it is garbage-collected. MAP_FIXED and PROT_NONE
@@ -19,6 +19,16 @@ function map (size, protection, flags, fd, offset = 0, advice) {
   size = validateInteger(size, 'size', 1, MAX_LENGTH)
   protection = validateInteger(protection, 'protection', 0, 0x7fffffff)
   flags = validateInteger(flags, 'flags', 0, 0x7fffffff)
+  if ((protection & (PROT_READ | PROT_WRITE | PROT_EXEC)) === 0 ||
+      (protection & ~(PROT_READ | PROT_WRITE | PROT_EXEC)) !== 0) {
+    throw invalidArgValue('protection', protection,
+      'must combine PROT_READ, PROT_WRITE and PROT_EXEC (a PROT_NONE Buffer would crash the ' +
+      'process when touched)')
+  }
+  if (flags & MAP_FIXED) {
+    throw invalidArgValue('flags', flags,
+      'must not include MAP_FIXED: it would replace memory the process is using')
+  }
   if (flags & MAP_ANONYMOUS) {
     fd = fd === undefined || fd === null ? -1 : validateInteger(fd, 'fd', -1, 0x7fffffff)
   } else {

@@ -307,7 +307,7 @@ class Segment {
     if (this.#kind === 'sysv') Object.assign(fields, { key: this.#key, id: this.#id })
     fields.readOnly = this.readOnly
     fields.closed = this.#closed
-    return `Segment ${inspect(fields, options)}`
+    return `Segment ${inspect(fields, { ...options, breakLength: Infinity })}`
   }
 }
 

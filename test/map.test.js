@@ -1,0 +1,84 @@
+'use strict'
+// map(): raw mmap(2) as a Buffer, in the shape mmap-io users know.
+
+const { test, after } = require('node:test')
+const assert = require('node:assert/strict')
+const fs = require('fs')
+const path = require('path')
+const { shmem, tempDir, cleanup, runSnippet } = require('./helpers')
+
+after(cleanup)
+
+const { PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE, MAP_ANONYMOUS, MADV_SEQUENTIAL } =
+  shmem.constants
+
+test('anonymous memory, shared and private', () => {
+  const a = shmem.map(8192, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1)
+  assert.ok(Buffer.isBuffer(a))
+  assert.equal(a.length, 8192)
+  assert.equal(a[8191], 0)
+  a.fill(7)
+  assert.equal(a[8191], 7)
+  const p = shmem.map(4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, null, 0, 'random')
+  p[0] = 1
+  assert.equal(p[0], 1)
+})
+
+test('a file mapped shared: writes reach the file; private: they do not', () => {
+  const file = path.join(tempDir(), 'm.bin')
+  fs.writeFileSync(file, Buffer.alloc(3 * 4096, 1))
+  const fd = fs.openSync(file, 'r+')
+  try {
+    const shared = shmem.map(4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 4096, MADV_SEQUENTIAL)
+    assert.equal(shared[0], 1)
+    shared.write('shared write')
+    const priv = shmem.map(4096, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 8192)
+    priv.write('private write')
+    const ro = shmem.map(3 * 4096, PROT_READ, MAP_SHARED, fd)
+    assert.equal(ro.toString('utf8', 4096, 4108), 'shared write')
+    assert.equal(ro.toString('utf8', 8192, 8205), '\x01'.repeat(13))
+  } finally {
+    fs.closeSync(fd)
+  }
+  const back = fs.readFileSync(file)
+  assert.equal(back.toString('utf8', 4096, 4108), 'shared write')
+  assert.equal(back[8192], 1, 'private writes stay in the process')
+})
+
+test('offsets past 4 GiB in a sparse file', () => {
+  const file = path.join(tempDir(), 'big.bin')
+  const offset = 6 * 1024 ** 3
+  const fd = fs.openSync(file, 'w+')
+  try {
+    fs.ftruncateSync(fd, offset + 4096)
+    const m = shmem.map(4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, offset)
+    m.write('six GiB in')
+    const b = Buffer.alloc(10)
+    fs.readSync(fd, b, 0, 10, offset)
+    assert.equal(b.toString(), 'six GiB in')
+  } finally {
+    fs.closeSync(fd)
+  }
+})
+
+test('a mapping of a POSIX object\'s fd sees the segment', () => {
+  const seg = shmem.memfd(4096)
+  seg.buffer.write('via map')
+  const m = shmem.map(4096, PROT_READ, MAP_SHARED, seg.fd)
+  assert.equal(m.toString('utf8', 0, 7), 'via map')
+  seg.close()
+  assert.equal(m.toString('utf8', 0, 7), 'via map', 'the raw mapping is its own')
+})
+
+test('raw mappings are unmapped when collected', async () => {
+  const r = await runSnippet(`
+    const { PROT_READ, PROT_WRITE, MAP_SHARED, MAP_ANONYMOUS } = shmem.constants
+    const count = () => require('fs').readFileSync('/proc/self/maps', 'utf8').split('\\n').length
+    const before = count()
+    for (let i = 0; i < 500; i++) shmem.map(1 << 20, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1)[0] = 1
+    for (let i = 0; i < 10; i++) { global.gc(); await new Promise((r) => setTimeout(r, 10)) }
+    console.log(count() - before)
+  `, { nodeArgs: ['--expose-gc'] })
+  assert.equal(r.code, 0, r.stderr)
+  assert.ok(Number(r.stdout) < 50, `mappings left: ${r.stdout}`)
+})
