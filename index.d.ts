@@ -1,0 +1,233 @@
+// Type declarations for shmem. Every function is documented in README.md.
+
+/// <reference types="node" />
+
+export type SegmentKind = 'posix' | 'sysv' | 'memfd' | 'file'
+
+/** A size or offset: an integer Number up to Number.MAX_SAFE_INTEGER (or a BigInt that fits). */
+export type Size = number | bigint
+
+export type Advice =
+  | 'normal' | 'random' | 'sequential' | 'willneed' | 'dontneed' | 'hugepage' | 'nohugepage'
+  | 'free' | 'remove' | 'dontfork' | 'dofork' | 'mergeable' | 'unmergeable' | 'dontdump'
+  | 'dodump' | 'wipeonfork' | 'keeponfork' | 'cold' | 'pageout' | 'populate_read'
+  | 'populate_write' | 'collapse'
+  | number
+
+export type TypedArrayConstructor =
+  | Int8ArrayConstructor | Uint8ArrayConstructor | Uint8ClampedArrayConstructor
+  | Int16ArrayConstructor | Uint16ArrayConstructor | Int32ArrayConstructor
+  | Uint32ArrayConstructor | Float32ArrayConstructor | Float64ArrayConstructor
+  | BigInt64ArrayConstructor | BigUint64ArrayConstructor
+
+/** Options every constructor accepts. */
+export interface MapOptions {
+  /** Map PROT_READ only (and open the object read-only). A write through it is SIGSEGV. */
+  readOnly?: boolean
+  /** Fault every page in now; a full /dev/shm fails here instead of SIGBUS later. */
+  populate?: boolean
+  /** hugetlb pages (memfd and System V only); ERR_SHMEM_NO_HUGEPAGES when none are free. */
+  hugePages?: boolean
+  /** mlock(2) the mapping: true, or 'onfault' for mlock2(MLOCK_ONFAULT). */
+  lockMemory?: boolean | 'onfault'
+}
+
+export interface CreateOptions extends MapOptions {
+  /** Permission bits, applied less the umask. Default 0o600. */
+  mode?: number | string
+}
+
+export interface OpenOptions extends MapOptions {
+  /** Bytes to map; default: the whole object. More than the object is ERR_OUT_OF_RANGE. */
+  size?: Size
+}
+
+export interface MemfdOptions extends MapOptions {
+  /** The name /proc shows (at most 249 bytes). Default 'shmem'. */
+  name?: string
+  /** Seal the size (F_SEAL_SHRINK | F_SEAL_GROW): nobody can truncate it under a mapping. */
+  seal?: boolean
+}
+
+export interface FromFdOptions extends Omit<MapOptions, 'hugePages'> {
+  size?: Size
+  offset?: Size
+  /** MAP_PRIVATE: writes stay in this process. */
+  private?: boolean
+}
+
+export interface MapFileOptions extends Omit<MapOptions, 'hugePages'> {
+  /** Bytes to map; default: the file from offset to its end. Required with create. */
+  size?: Size
+  /** Any byte offset (it need not be page-aligned). */
+  offset?: Size
+  /** Create the file when missing, and extend it to offset + size when shorter. */
+  create?: boolean
+  /** Permission bits of a file this call creates. Default 0o600. */
+  mode?: number | string
+  /** MAP_PRIVATE: writes stay in this process and never reach the file. */
+  private?: boolean
+}
+
+export interface SyncOptions {
+  offset?: Size
+  length?: Size
+  /** MS_ASYNC instead of MS_SYNC. */
+  async?: boolean
+  /** Add MS_INVALIDATE. */
+  invalidate?: boolean
+}
+
+export interface RangeOptions {
+  offset?: Size
+  length?: Size
+}
+
+export interface Residency {
+  residentPages: number
+  totalPages: number
+}
+
+export interface SegmentStat {
+  size: number
+  /** Bytes of memory or disk the object holds now (st_blocks * 512). */
+  allocated: number
+  mode: number
+  uid: number
+  gid: number
+  ino: number
+  dev: number
+  nlink: number
+  atimeMs: number
+  mtimeMs: number
+  ctimeMs: number
+  atime: Date
+  mtime: Date
+  ctime: Date
+}
+
+export interface SysvStat {
+  key: number
+  id: number
+  size: number
+  mode: number
+  uid: number
+  gid: number
+  cuid: number
+  cgid: number
+  /** Attachments now, in every process. */
+  nattch: number
+  /** The creator's pid. */
+  cpid: number
+  /** The pid of the last shmat or shmdt. */
+  lpid: number
+  atimeMs: number
+  dtimeMs: number
+  ctimeMs: number
+  atime: Date
+  dtime: Date
+  ctime: Date
+}
+
+export declare class Segment {
+  private constructor ()
+  /** '/name' (POSIX), the memfd's name, the file's path; null for System V. */
+  readonly name: string | null
+  readonly kind: SegmentKind
+  readonly size: number
+  readonly readOnly: boolean
+  /** The segment's own fd; null for System V and after close(). */
+  readonly fd: number | null
+  /** System V key; null for the other kinds. */
+  readonly key: number | null
+  /** System V id; null for the other kinds. */
+  readonly id: number | null
+  /** True when the call that made this Segment created the object. */
+  readonly created: boolean
+  readonly closed: boolean
+  /**
+   * One Buffer over the whole mapping, the same object every time. Over
+   * buffer.constants.MAX_LENGTH it throws ERR_OUT_OF_RANGE: use view().
+   */
+  readonly buffer: Buffer
+  /** One ArrayBuffer over the whole mapping; the same rule as buffer. */
+  readonly arrayBuffer: ArrayBuffer
+  /** A view at byteOffset; length counts elements (bytes for DataView and Buffer). */
+  view (Type: BufferConstructor, byteOffset?: Size, length?: Size): Buffer
+  view (Type: DataViewConstructor, byteOffset?: Size, length?: Size): DataView
+  view<T extends TypedArrayConstructor> (Type: T, byteOffset?: Size, length?: Size): InstanceType<T>
+  advise (advice: Advice, offset?: Size, length?: Size): void
+  sync (options?: SyncOptions): void
+  residency (options?: RangeOptions): Residency
+  lockMemory (options?: { onFault?: boolean }): void
+  unlockMemory (): void
+  stat (): SegmentStat | SysvStat
+  /** Unmaps; every Buffer and view it handed out becomes detached (length 0). Idempotent. */
+  close (): void
+  /** shm_unlink (POSIX only). False when the name was already gone. */
+  unlink (): boolean
+  /** IPC_RMID (System V only). False when it was already removed. */
+  remove (): boolean
+  [Symbol.dispose] (): void
+}
+
+export declare function create (name: string, size: Size, options?: CreateOptions): Segment
+export declare function open (name: string, options?: OpenOptions): Segment
+export declare function openOrCreate (name: string, size: Size, options?: CreateOptions): Segment
+export declare function unlink (name: string): boolean
+export declare function memfd (size: Size, options?: MemfdOptions): Segment
+export declare function fromFd (fd: number, options?: FromFdOptions): Segment
+export declare function mapFile (path: string | URL | Buffer, options?: MapFileOptions): Segment
+
+export declare const sysv: {
+  /** key null: a fresh random key, read it from segment.key. */
+  create (key: number | null, size: Size, options?: CreateOptions): Segment
+  open (key: number, options?: OpenOptions): Segment
+  remove (key: number): boolean
+}
+
+/** Raw mmap(2) as a Buffer, unmapped when garbage-collected. */
+export declare function map (
+  size: Size,
+  protection: number,
+  flags: number,
+  fd: number | null,
+  offset?: Size,
+  advice?: Advice
+): Buffer
+
+export declare const constants: Readonly<Record<
+  | 'PROT_NONE' | 'PROT_READ' | 'PROT_WRITE' | 'PROT_EXEC'
+  | 'MAP_SHARED' | 'MAP_PRIVATE' | 'MAP_SHARED_VALIDATE' | 'MAP_ANONYMOUS' | 'MAP_ANON'
+  | 'MAP_FIXED' | 'MAP_NORESERVE' | 'MAP_POPULATE' | 'MAP_HUGETLB' | 'MAP_HUGE_SHIFT'
+  | 'MAP_HUGE_MASK' | 'MAP_HUGE_2MB' | 'MAP_HUGE_1GB' | 'MAP_LOCKED' | 'MAP_NONBLOCK'
+  | 'MADV_NORMAL' | 'MADV_RANDOM' | 'MADV_SEQUENTIAL' | 'MADV_WILLNEED' | 'MADV_DONTNEED'
+  | 'MADV_FREE' | 'MADV_REMOVE' | 'MADV_DONTFORK' | 'MADV_DOFORK' | 'MADV_MERGEABLE'
+  | 'MADV_UNMERGEABLE' | 'MADV_HUGEPAGE' | 'MADV_NOHUGEPAGE' | 'MADV_DONTDUMP' | 'MADV_DODUMP'
+  | 'MADV_WIPEONFORK' | 'MADV_KEEPONFORK' | 'MADV_COLD' | 'MADV_PAGEOUT'
+  | 'MADV_POPULATE_READ' | 'MADV_POPULATE_WRITE' | 'MADV_COLLAPSE'
+  | 'MS_ASYNC' | 'MS_SYNC' | 'MS_INVALIDATE' | 'MLOCK_ONFAULT'
+  | 'IPC_PRIVATE' | 'IPC_CREAT' | 'IPC_EXCL' | 'IPC_NOWAIT' | 'IPC_RMID' | 'IPC_SET' | 'IPC_STAT'
+  | 'SHM_RDONLY' | 'SHM_HUGETLB',
+  number>>
+
+export declare const pageSize: number
+/** The default huge page size in bytes; 0 when the system has none. */
+export declare const hugePageSize: number
+
+declare const shmem: {
+  create: typeof create
+  open: typeof open
+  openOrCreate: typeof openOrCreate
+  unlink: typeof unlink
+  memfd: typeof memfd
+  fromFd: typeof fromFd
+  mapFile: typeof mapFile
+  sysv: typeof sysv
+  map: typeof map
+  constants: typeof constants
+  pageSize: number
+  hugePageSize: number
+  Segment: typeof Segment
+}
+export default shmem
