@@ -4,6 +4,7 @@
       "target_name": "shmem",
       "sources": [
         "src/error.c",
+        "src/futex.c",
         "src/memory.c",
         "src/segment.c",
         "src/sysv.c",

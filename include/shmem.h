@@ -175,6 +175,18 @@ size_t shmem_page_size(void);
 /* The default huge page size in bytes, or 0 when the system has none. */
 uint64_t shmem_huge_page_size(void);
 
+
+/* Process-shared futexes (Linux; -ENOSYS elsewhere). Every wait in shmem sleeps on these. */
+
+/* CLOCK_MONOTONIC now, in nanoseconds: the clock the deadlines below use. */
+int64_t shmem_now_ns(void);
+/* Sleeps while *addr == expected, until woken or until deadline_ns (absolute, shmem_now_ns()
+ * time; negative: no deadline). 0 when woken (or spuriously), -EAGAIN when *addr != expected
+ * on entry, -ETIMEDOUT, -EINTR. The caller re-checks its condition in every case. */
+int shmem_futex_wait(const uint32_t *addr, uint32_t expected, int64_t deadline_ns);
+/* Wakes up to count sleepers on addr in any process; returns how many it woke, or -errno. */
+int shmem_futex_wake(const uint32_t *addr, int count);
+
 #ifdef __cplusplus
 }
 #endif
