@@ -4,6 +4,7 @@
       "target_name": "shmem",
       "sources": [
         "src/error.c",
+        "src/lock.c",
         "src/futex.c",
         "src/memory.c",
         "src/segment.c",
@@ -11,7 +12,8 @@
         "src/napi/binding.c",
         "src/napi/constants.c",
         "src/napi/segment.c",
-        "src/napi/util.c"
+        "src/napi/util.c",
+        "src/napi/wait.c"
       ],
       "include_dirs": ["include"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

@@ -8,6 +8,9 @@ const binding = require('./lib/binding')
 const { Segment } = require('./lib/segment')
 const { create, open, openOrCreate, unlink, memfd, fromFd, mapFile, sysv } = require('./lib/open')
 const { map } = require('./lib/map')
+const { wait, waitAsync, notify } = require('./lib/wait')
+const { Mutex, RwLock, Semaphore } = require('./lib/lock')
+const { AbortError } = require('./lib/waiting')
 
 const constants = Object.freeze({ ...binding.constants })
 
@@ -24,5 +27,12 @@ module.exports = {
   constants,
   pageSize: binding.pageSize,
   hugePageSize: binding.hugePageSize,
-  Segment
+  Segment,
+  Mutex,
+  RwLock,
+  Semaphore,
+  wait,
+  waitAsync,
+  notify,
+  AbortError
 }

@@ -17,6 +17,13 @@ export const {
   constants,
   pageSize,
   hugePageSize,
-  Segment
+  Segment,
+  Mutex,
+  RwLock,
+  Semaphore,
+  wait,
+  waitAsync,
+  notify,
+  AbortError
 } = shmem
 export default shmem
