@@ -8,6 +8,8 @@ const binding = require('./lib/binding')
 const { Segment } = require('./lib/segment')
 const { create, open, openOrCreate, unlink, memfd, fromFd, mapFile, sysv } = require('./lib/open')
 const { map } = require('./lib/map')
+const { gc } = require('./lib/lifecycle')
+const { list } = require('./lib/list')
 
 const constants = Object.freeze({ ...binding.constants })
 
@@ -21,6 +23,8 @@ module.exports = {
   mapFile,
   sysv: Object.freeze(sysv),
   map,
+  gc,
+  list,
   constants,
   pageSize: binding.pageSize,
   hugePageSize: binding.hugePageSize,
