@@ -19,7 +19,7 @@ const path = require('path')
 const { isMainThread, threadId } = require('worker_threads')
 const binding = require('./binding')
 const { coded, unsupported } = require('./errors')
-const { validateObject, validateBoolean, validateName } = require('./validate')
+const { validateObject, validateBoolean, validateName, validateInteger } = require('./validate')
 
 const LINUX = process.platform === 'linux'
 const SHM_DIR = '/dev/shm'
@@ -550,6 +550,14 @@ function installHooks () {
   }
 }
 
+/**
+ * IPC_RMID by System V id (the command line's `rm --sysv ID`). True, or false when no
+ * segment has that id.
+ */
+function removeSysvId (id) {
+  return binding.sysvRemoveId(validateInteger(id, 'id', 0, 2147483647))
+}
+
 // ---------------------------------------------------------------------------------------
 // gc
 
@@ -604,6 +612,7 @@ module.exports = {
   disown,
   isOwned,
   gc,
+  removeSysvId,
   registryDir,
   readRecords,
   readSysvTable,
