@@ -28,7 +28,8 @@ const VERSION = 1
 const RECORD_MAX_BYTES = 4096
 const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP']
 // Marks this package's signal listeners, in every copy of the package loaded in the process,
-// so that none of them counts as "the program's own listener".
+// so that none of them counts as "the program's own listener"; its value is that copy's
+// removeAll().
 const kShmemListener = Symbol.for('shmem.lifecycle.listener')
 
 const uid = typeof process.getuid === 'function' ? process.getuid() : 0
@@ -523,19 +524,20 @@ function makeSignalListener (signal) {
   const listener = function () {
     // The program listens for this signal too: its listener decides what happens, and the
     // exit hook removes the names if it exits.
-    const others = process.listeners(signal).filter((l) => !l[kShmemListener])
-    if (others.length > 0) return
-    removeAll()
-    // Every copy of this package steps aside, so that the signal's default action (the
-    // process ends by the signal: a shell reports 128 + n) happens when it is raised again.
-    for (const l of process.listeners(signal)) {
-      if (l[kShmemListener]) process.removeListener(signal, l)
+    const listeners = process.listeners(signal)
+    if (listeners.some((l) => typeof l[kShmemListener] !== 'function')) return
+    // Every copy of this package loaded in this process removes its names and steps aside,
+    // so that the signal's default action (the process ends by the signal: a shell reports
+    // 128 + n) happens when it is raised again.
+    for (const l of listeners) {
+      l[kShmemListener]()
+      process.removeListener(signal, l)
     }
     process.kill(process.pid, signal)
     // Delivery is immediate on Linux; this timer only keeps the loop from ending first.
     setTimeout(() => process.exit(128 + os.constants.signals[signal]), 1000)
   }
-  listener[kShmemListener] = true
+  listener[kShmemListener] = removeAll
   return listener
 }
 
@@ -547,6 +549,20 @@ function installHooks () {
   process.on('exit', onExit)
   if (isMainThread && process.platform !== 'win32') {
     for (const signal of SIGNALS) process.on(signal, makeSignalListener(signal))
+  }
+}
+
+// A creator killed between writing its record and renaming it into place leaves a
+// <pid>-<start>-....tmp file; gc deletes those of dead processes.
+function removeDeadTemporaries () {
+  const dir = existingRegistry()
+  if (dir === null) return
+  const self = systemIdentity()
+  for (const name of fs.readdirSync(dir)) {
+    const m = /^(\d+)-(\d+)-.*\.tmp$/.exec(name)
+    if (m === null) continue
+    const record = { pid: Number(m[1]), startTime: Number(m[2]), bootId: null, pidNs: self.pidNs }
+    if (creatorAlive(record) === false) deleteRecordFile(path.join(dir, name))
   }
 }
 
@@ -578,6 +594,7 @@ function gc (options) {
   const { describePosix, describeSysv } = require('./list')
   const table = readSysvTable()
   const results = []
+  if (!dryRun) removeDeadTemporaries()
   for (const record of readRecords()) {
     const alive = creatorAlive(record)
     if (alive !== false) continue

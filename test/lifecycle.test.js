@@ -93,6 +93,16 @@ for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
   })
 }
 
+test('two copies of the package in one process: a signal removes the names of both', async () => {
+  const c = start('two-copies')
+  const info = await c.info
+  assert.equal(info.listeners, 2, 'each copy listens for SIGTERM')
+  c.child.kill('SIGTERM')
+  const r = await c.done
+  assert.equal(r.signal, 'SIGTERM', r.stderr)
+  assertAllGone(info, c.registry)
+})
+
 test('a shell sees 128 + n after the package re-raised the signal', async () => {
   const tag = uniqueName('life')
   for (const suffix of ['-a', '-b']) trackPosix(tag + suffix)
@@ -381,6 +391,16 @@ test('segments a worker thread created: gone when the worker\'s process is kille
   } finally {
     process.env.SHMEM_REGISTRY = tempDir()
   }
+})
+
+test('a worker thread that ends removes the names it owned; the process goes on', async () => {
+  const c = start('worker-exit')
+  const info = await c.info
+  const r = await c.done
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(info.workerCode, 0)
+  assert.equal(info.gone, true)
+  assertAllGone(info, c.registry)
 })
 
 test('list() describes POSIX and System V segments field by field', () => {
