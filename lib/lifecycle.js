@@ -12,7 +12,6 @@
 // creator pid of a System V segment), so that a name removed by someone else and created
 // again later is never mistaken for the recorded one.
 
-const crypto = require('crypto')
 const fs = require('fs')
 const os = require('os')
 const path = require('path')
@@ -259,7 +258,7 @@ function matches (record, table) {
 // Records
 
 function hashOf (text) {
-  return crypto.createHash('sha256').update(text).digest('hex').slice(0, 32)
+  return require('crypto').createHash('sha256').update(text).digest('hex').slice(0, 32)
 }
 
 function recordFileName (record) {
@@ -548,6 +547,9 @@ function installHooks () {
   hooksInstalled = true
   process.on('exit', onExit)
   if (isMainThread && process.platform !== 'win32') {
+    // Node resets every signal to its default action at startup (even one a parent set to
+    // SIG_IGN, as nohup does), so listening here never turns an ignored signal into a
+    // deadly one: without a listener, Node would die of it too.
     for (const signal of SIGNALS) process.on(signal, makeSignalListener(signal))
   }
 }
