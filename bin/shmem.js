@@ -157,9 +157,15 @@ function table (rows, columns) {
   return [line(columns.map(([title]) => title)), ...cells.map(line)].join('\n')
 }
 
+// Names may hold any byte but '/' and NUL: show control characters as \xNN so that one
+// entry stays one line of the table.
+function printable (name) {
+  return name.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
 const LS_COLUMNS = [
   ['KIND', (e) => e.kind],
-  ['NAME', (e) => (e.kind === 'posix' ? e.name : formatKey(e.key))],
+  ['NAME', (e) => (e.kind === 'posix' ? printable(e.name) : formatKey(e.key))],
   ['ID', (e) => dash(e.id), true],
   ['SIZE', (e) => formatSize(e.size), true],
   ['MODE', (e) => formatMode(e.mode)],
@@ -257,7 +263,7 @@ function cmdLs (args) {
 function statLines (e) {
   const lines = [['kind', e.kind]]
   if (e.kind === 'posix') {
-    lines.push(['name', e.name], ['inode', String(e.ino)])
+    lines.push(['name', printable(e.name)], ['inode', String(e.ino)])
   } else {
     lines.push(['key', `${formatKey(e.key)} (${e.key})`], ['id', String(e.id)])
   }
@@ -358,7 +364,7 @@ function cmdRm (args) {
 
 const GC_COLUMNS = [
   ['KIND', (e) => e.kind],
-  ['NAME', (e) => (e.kind === 'posix' ? e.name : formatKey(e.key))],
+  ['NAME', (e) => (e.kind === 'posix' ? printable(e.name) : formatKey(e.key))],
   ['ID', (e) => dash(e.id), true],
   ['SIZE', (e) => formatSize(e.size), true],
   ['CREATOR', (e) => formatCreator(e.creator)],

@@ -168,6 +168,21 @@ test('ls: a table and JSON, field by field; --all adds other users\' segments', 
   }
 })
 
+test('ls: a name with a newline stays on one line of the table', async () => {
+  const name = trackPosix(uniqueName('cli') + '\nx')
+  const seg = shmem.create(name, 10)
+  try {
+    const r = await cli(['ls'])
+    assert.equal(r.code, 0)
+    const shown = name.replace('\n', '\\x0a')
+    assert.deepEqual(row(r.stdout, shown).slice(0, 5), ['posix', shown, '-', '10', 'B'])
+    assert.equal(JSON.parse((await cli(['ls', '--json'])).stdout)
+      .filter((e) => e.name === name).length, 1)
+  } finally {
+    seg.close()
+  }
+})
+
 test('stat: a POSIX name and a System V id, as a table and JSON; a missing one', async () => {
   const name = trackPosix(uniqueName('cli'))
   const seg = shmem.create(name, 8192, { autoUnlink: true })
