@@ -6,7 +6,7 @@
 // process). docs/lifecycle.md explains the choices and their limits.
 //
 // A record is a small JSON file in a per-user directory (the registry), one per owned
-// segment, named <pid>-<start>-<kind>-<hash>.json. It says who created the segment (pid and
+// segment, named <pid>-<start>-<thread>.<n>-<kind>.json. It says who created the segment (pid and
 // process start time, field 22 of /proc/<pid>/stat, so that a reused pid is not mistaken for
 // the creator) and which object it was (inode and birth time of a POSIX object, id, key and
 // creator pid of a System V segment), so that a name removed by someone else and created
@@ -257,13 +257,12 @@ function matches (record, table) {
 // ---------------------------------------------------------------------------------------
 // Records
 
-function hashOf (text) {
-  return require('crypto').createHash('sha256').update(text).digest('hex').slice(0, 32)
-}
+let recordCount = 0
 
+// <pid>-<start>-<thread>.<n>-<kind>.json: unique to this record, even when this process
+// creates the same name again after someone removed it, and found by its creator's prefix.
 function recordFileName (record) {
-  const what = record.kind === 'posix' ? hashOf(record.name) : String(record.id)
-  return `${record.pid}-${record.startTime}-${record.kind}-${what}.json`
+  return `${record.pid}-${record.startTime}-${threadId}.${++recordCount}-${record.kind}.json`
 }
 
 const isInt = (v) => Number.isSafeInteger(v)
@@ -408,14 +407,12 @@ function removeRecorded (record, table) {
 // ---------------------------------------------------------------------------------------
 // Ownership in this thread
 
-// Owned segments of this thread: record (with .file) by a key of kind and name or id.
+// Owned segments of this thread: record (with .file) by a number unique to each Segment
+// (one name may be owned twice: created, removed by someone else, created again).
 const owned = new Map()
 const kOwnerKey = Symbol('shmem.lifecycle.ownerKey')
+let ownerCount = 0
 let hooksInstalled = false
-
-function ownerKey (segment) {
-  return segment.kind === 'posix' ? `posix:${segment.name}` : `sysv:${segment.id}`
-}
 
 /**
  * Makes this process the owner of a segment it just created: the name is removed when the
@@ -428,7 +425,7 @@ function own (segment) {
     throw unsupported(`autoUnlink applies to POSIX and System V segments; this one is ` +
       `'${segment.kind}'`)
   }
-  const key = ownerKey(segment)
+  const key = ++ownerCount
   const record = makeRecord(segment)
   record.file = writeRecord(record)
   owned.set(key, record)

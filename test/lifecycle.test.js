@@ -263,6 +263,17 @@ test('close() removes an owned name, and only while it is still the owned object
   second.close()
   shmem.unlink(name)
 
+  // The same, with both owned by this process: each close removes only its own object.
+  const older = shmem.create(name, 4096, { autoUnlink: true })
+  shmem.unlink(name)
+  const newer = shmem.create(name, 4096, { autoUnlink: true })
+  assert.equal(fs.readdirSync(process.env.SHMEM_REGISTRY).length, 2)
+  older.close()
+  assert.ok(posixExists(name), 'closing the older one removed the newer one')
+  assert.equal(fs.readdirSync(process.env.SHMEM_REGISTRY).length, 1)
+  newer.close()
+  assert.equal(posixExists(name), false)
+
   // unlink() by hand ends ownership; disown() keeps the name.
   const third = shmem.create(name, 4096, { autoUnlink: true })
   assert.equal(third.unlink(), true)
