@@ -102,12 +102,22 @@ function readOnce (file) {
 
 let identity = null
 
-/** { bootId, pidNs } of this process (Linux; null fields elsewhere), read once. */
+function readLink (file) {
+  try {
+    return fs.readlinkSync(file)
+  } catch {
+    return null
+  }
+}
+
+/** { bootId, pidNs, ipcNs } of this process (Linux; null fields elsewhere), read once. */
 function systemIdentity () {
   if (identity === null) {
-    let pidNs = null
-    try { pidNs = fs.readlinkSync('/proc/self/ns/pid') } catch {}
-    identity = { bootId: readOnce('/proc/sys/kernel/random/boot_id'), pidNs }
+    identity = {
+      bootId: readOnce('/proc/sys/kernel/random/boot_id'),
+      pidNs: readLink('/proc/self/ns/pid'),
+      ipcNs: readLink('/proc/self/ns/ipc')
+    }
   }
   return identity
 }
@@ -245,6 +255,7 @@ function posixMatches (record, st) {
 
 function sysvMatches (record, row) {
   if (row === null) return false
+  if (record.ipcNs !== undefined && record.ipcNs !== systemIdentity().ipcNs) return false
   if (row.perms & SHM_DEST) return false // already removed; it goes with its last detach
   return row.key === record.key && row.cpid === record.cpid
 }
@@ -294,7 +305,8 @@ function parseRecord (text) {
       return null
     }
   } else if (r.kind === 'sysv') {
-    if (!isInt(r.id) || r.id < 0 || !isInt(r.key) || !isInt(r.cpid)) return null
+    if (!isInt(r.id) || r.id < 0 || !isInt(r.key) || !isInt(r.cpid) ||
+        !isStringOrNull(r.ipcNs)) return null
   } else {
     return null
   }
@@ -349,7 +361,9 @@ function makeRecord (segment) {
       name: segment.name, ino: st.ino, dev: st.dev, birthtimeMs: st.birthtimeMs
     })
   } else {
-    Object.assign(record, { key: segment.key, id: segment.id, cpid: process.pid })
+    Object.assign(record, {
+      key: segment.key, id: segment.id, cpid: process.pid, ipcNs: self.ipcNs
+    })
   }
   return record
 }
@@ -597,6 +611,8 @@ function gc (options) {
   for (const record of readRecords()) {
     const alive = creatorAlive(record)
     if (alive !== false) continue
+    // System V ids mean something only in the IPC namespace that made them.
+    if (record.kind === 'sysv' && record.ipcNs !== systemIdentity().ipcNs) continue
     const st = record.kind === 'posix' ? statPosix(record.name) : null
     const row = record.kind === 'sysv' ? findSysv(record.id, table) : null
     const same = record.kind === 'posix' ? posixMatches(record, st) : sysvMatches(record, row)
