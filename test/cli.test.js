@@ -347,6 +347,25 @@ test('gc: kill -9 leaves a segment; gc --dry-run lists it, gc removes it, others
     }
   })
 
+test('gc as a table: what it removed', async () => {
+  const registry = tempDir()
+  const dead = startChild(registry)
+  const info = await dead.info
+  dead.child.kill('SIGKILL')
+  await dead.done
+  const r = await cli(['gc'], { env: { SHMEM_REGISTRY: registry } })
+  assert.equal(r.code, 0, r.stderr)
+  assert.equal(r.stdout.trimEnd().split('\n').length, 4)
+  for (const name of info.posix) {
+    const cols = row(r.stdout, name)
+    assert.deepEqual(cols.slice(5, 7), [String(dead.child.pid), 'dead'])
+    assert.equal(cols[8], 'removed')
+    assert.equal(fs.existsSync('/dev/shm' + name), false)
+  }
+  assert.equal(row(r.stdout, hexKey(info.sysv[0].key))[8], 'removed')
+  assert.ok(fs.existsSync('/dev/shm' + info.plain[0]), 'gc removed a segment without autoUnlink')
+})
+
 test('gc: an unsafe registry is a one-line error', async () => {
   const registry = tempDir()
   fs.chmodSync(registry, 0o777)
