@@ -103,18 +103,20 @@ test('two copies of the package in one process: a signal removes the names of bo
   assertAllGone(info, c.registry)
 })
 
-test('a shell sees 128 + n after the package re-raised the signal', async () => {
-  const tag = uniqueName('life')
-  for (const suffix of ['-a', '-b']) trackPosix(tag + suffix)
-  const registry = tempDir()
-  const out = execFileSync('/bin/sh', ['-c', '"$0" "$1" raise "$2" SIGTERM; echo "status $?"',
-    process.execPath, CHILD, tag], { env: { ...process.env, SHMEM_REGISTRY: registry } })
-  const lines = out.toString().trim().split('\n')
-  const info = JSON.parse(lines[0])
-  for (const s of info.sysv) trackSysv(s.key)
-  assert.equal(lines[1], `status ${128 + os.constants.signals.SIGTERM}`)
-  assertAllGone(info, registry)
-})
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  test(`a shell sees 128 + n after the package re-raised ${signal}`, () => {
+    const tag = uniqueName('life')
+    for (const suffix of ['-a', '-b']) trackPosix(tag + suffix)
+    const registry = tempDir()
+    const out = execFileSync('/bin/sh', ['-c', '"$0" "$1" raise "$2" "$3"; echo "status $?"',
+      process.execPath, CHILD, tag, signal], { env: { ...process.env, SHMEM_REGISTRY: registry } })
+    const lines = out.toString().trim().split('\n')
+    const info = JSON.parse(lines[0])
+    for (const s of info.sysv) trackSysv(s.key)
+    assert.equal(lines[1], `status ${128 + os.constants.signals[signal]}`)
+    assertAllGone(info, registry)
+  })
+}
 
 for (const [how, code, stderrHas] of [
   ['exit3', 3, null],
