@@ -11,6 +11,8 @@ const { map } = require('./lib/map')
 const { wait, waitAsync, notify } = require('./lib/wait')
 const { Mutex, RwLock, Semaphore } = require('./lib/lock')
 const { AbortError } = require('./lib/waiting')
+const { gc } = require('./lib/lifecycle')
+const { list } = require('./lib/list')
 
 const constants = Object.freeze({ ...binding.constants })
 
@@ -24,6 +26,8 @@ module.exports = {
   mapFile,
   sysv: Object.freeze(sysv),
   map,
+  gc,
+  list,
   constants,
   pageSize: binding.pageSize,
   hugePageSize: binding.hugePageSize,

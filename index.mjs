@@ -14,6 +14,8 @@ export const {
   mapFile,
   sysv,
   map,
+  gc,
+  list,
   constants,
   pageSize,
   hugePageSize,
