@@ -175,8 +175,110 @@ export declare class Segment {
   unlink (): boolean
   /** IPC_RMID (System V only). False when it was already removed. */
   remove (): boolean
+  /**
+   * flock(2) on this Segment's own open file description; blocks the thread. Throws
+   * ERR_SHMEM_WOULD_DEADLOCK when only this thread could release what it waits for.
+   */
+  lock (mode: FileLockMode, options?: { timeout?: number }): 'ok' | 'timed-out'
+  tryLock (mode: FileLockMode): boolean
+  /** Waits on a thread of its own (polling, within 2 ms of a release); the loop runs. */
+  lockAsync (mode: FileLockMode, options?: AsyncWaitOptions): Promise<'ok' | 'timed-out'>
+  /** ERR_SHMEM_NOT_OWNER when this Segment holds no file lock. */
+  unlock (): void
+  /** The file lock this Segment holds now. */
+  readonly fileLock: FileLockMode | null
   [Symbol.dispose] (): void
 }
+
+export type FileLockMode = 'shared' | 'exclusive'
+export type LockResult = 'ok' | 'recovered' | 'timed-out'
+export type TryLockResult = 'ok' | 'recovered' | 'busy'
+export type WaitResult = 'ok' | 'not-equal' | 'timed-out'
+
+export interface SyncWaitOptions {
+  /** Milliseconds; Infinity (the default) waits for ever, 0 only tries. */
+  timeout?: number
+}
+export interface AsyncWaitOptions extends SyncWaitOptions {
+  /** Rejects the wait with an AbortError (code 'ABORT_ERR') when it fires. */
+  signal?: AbortSignal
+}
+
+/** What Node's own APIs reject with when an AbortSignal fires. */
+export declare class AbortError extends Error {
+  readonly name: 'AbortError'
+  readonly code: 'ABORT_ERR'
+}
+
+/**
+ * A mutex inside a segment, shared by processes and threads. 'recovered': the previous
+ * holder died holding it; the lock is the caller's and the data may be half-written.
+ */
+export declare class Mutex {
+  private constructor ()
+  static readonly byteLength: number
+  static readonly alignment: number
+  /** Writes a fresh, unlocked mutex at segment[offset]. */
+  static init (segment: Segment, offset: number): Mutex
+  /** Checks what is at segment[offset]: ERR_SHMEM_BAD_STATE unless it is a Mutex. */
+  static attach (segment: Segment, offset: number): Mutex
+  lock (options?: SyncWaitOptions): LockResult
+  tryLock (): TryLockResult
+  lockAsync (options?: AsyncWaitOptions): Promise<LockResult>
+  /** ERR_SHMEM_NOT_OWNER unless this thread holds it. */
+  unlock (): void
+  withLock<T> (fn: (result: 'ok' | 'recovered') => T | Promise<T>, options?: AsyncWaitOptions): Promise<T>
+  withLockSync<T> (fn: (result: 'ok' | 'recovered') => T, options?: SyncWaitOptions): T
+  readonly locked: boolean
+  readonly recoveries: number
+}
+
+/** Many readers or one writer, inside a segment; writers are preferred. */
+export declare class RwLock {
+  private constructor ()
+  static readonly byteLength: number
+  static readonly alignment: number
+  /** Threads that may hold read locks at once. */
+  static readonly maxReaders: number
+  static init (segment: Segment, offset: number): RwLock
+  static attach (segment: Segment, offset: number): RwLock
+  readLock (options?: SyncWaitOptions): LockResult
+  tryReadLock (): TryLockResult
+  readLockAsync (options?: AsyncWaitOptions): Promise<LockResult>
+  writeLock (options?: SyncWaitOptions): LockResult
+  tryWriteLock (): TryLockResult
+  writeLockAsync (options?: AsyncWaitOptions): Promise<LockResult>
+  /** Releases this thread's write lock, or else one of its read locks. */
+  unlock (): void
+  withReadLock<T> (fn: (result: 'ok' | 'recovered') => T | Promise<T>, options?: AsyncWaitOptions): Promise<T>
+  withWriteLock<T> (fn: (result: 'ok' | 'recovered') => T | Promise<T>, options?: AsyncWaitOptions): Promise<T>
+  readonly readers: number
+  readonly writeLocked: boolean
+  readonly recoveries: number
+}
+
+/** A counting semaphore inside a segment. */
+export declare class Semaphore {
+  private constructor ()
+  static readonly byteLength: number
+  static readonly alignment: number
+  static readonly maxValue: number
+  static init (segment: Segment, offset: number, initialCount?: number): Semaphore
+  static attach (segment: Segment, offset: number): Semaphore
+  wait (options?: SyncWaitOptions): 'ok' | 'timed-out'
+  tryWait (): boolean
+  waitAsync (options?: AsyncWaitOptions): Promise<'ok' | 'timed-out'>
+  /** Adds n (default 1) and wakes up to n waiters. */
+  post (n?: number): void
+  readonly value: number
+}
+
+/** Atomics.wait across processes, on an Int32Array view of a segment; blocks the thread. */
+export declare function wait (int32Array: Int32Array, index: number, expected: number, timeoutMs?: number): WaitResult
+/** The same on a thread of its own, while the event loop runs. */
+export declare function waitAsync (int32Array: Int32Array, index: number, expected: number, timeoutMs?: number): Promise<WaitResult>
+/** Wakes up to count (default all) sleepers in every process; returns how many woke. */
+export declare function notify (int32Array: Int32Array, index: number, count?: number): number
 
 export declare function create (name: string, size: Size, options?: CreateOptions): Segment
 export declare function open (name: string, options?: OpenOptions): Segment
@@ -298,5 +400,12 @@ declare const shmem: {
   pageSize: number
   hugePageSize: number
   Segment: typeof Segment
+  Mutex: typeof Mutex
+  RwLock: typeof RwLock
+  Semaphore: typeof Semaphore
+  wait: typeof wait
+  waitAsync: typeof waitAsync
+  notify: typeof notify
+  AbortError: typeof AbortError
 }
 export default shmem
