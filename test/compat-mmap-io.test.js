@@ -179,3 +179,54 @@ test('misuse that crashes the original throws here (child process exits 0)', asy
   assert.strictEqual(r.code, 0, r.stderr)
   assert.match(r.stdout, /^misuse ok$/m)
 })
+
+// The real package, where it installs (the @riaskov fork ships a binary for Node 20 on
+// x64 Linux): the same constants and the same answers for the README's calls, and the 2 GiB
+// limit this module does not have.
+let original = null
+try {
+  original = require.resolve('@riaskov/mmap-io')
+} catch {}
+
+test('the same constants and answers as @riaskov/mmap-io (child process)',
+  { skip: original ? false : '@riaskov/mmap-io is not installed' }, async () => {
+    const dir = tempDir()
+    const r = await runSnippet(`
+      const fs = require('fs')
+      const orig = require(${JSON.stringify(original)})
+      const ours = require(${JSON.stringify(require.resolve('../compat/mmap-io'))})
+      const file = ${JSON.stringify(path.join(dir, 'same.bin'))}
+      fs.writeFileSync(file, Buffer.alloc(5 * ours.PAGESIZE, 1))
+      const fd = fs.openSync(file, 'r+')
+      for (const key of Object.keys(orig)) {
+        if (typeof orig[key] === 'number') assert.strictEqual(ours[key], orig[key], key)
+        else assert.strictEqual(typeof ours[key], typeof orig[key], key)
+      }
+      const answers = (m) => {
+        const size = 5 * m.PAGESIZE
+        const w = m.map(size, m.PROT_READ | m.PROT_WRITE, m.MAP_SHARED, fd, 0, m.MADV_RANDOM)
+        const results = [
+          m.advise(w, m.MADV_NORMAL), m.advise(w, 0, m.PAGESIZE, m.MADV_WILLNEED),
+          m.sync(w), m.sync(w, true), m.sync(w, true, true), m.sync(w, 0, size),
+          m.sync(w, 0, size, true), m.sync(w, 0, size, true, false)
+        ]
+        w[0] = 2
+        w[3 * m.PAGESIZE] = 3
+        const r = m.map(size, m.PROT_READ, m.MAP_SHARED, fd)
+        return { results, incore: m.incore(r), first: r[0], isBuffer: Buffer.isBuffer(r) }
+      }
+      const a = answers(orig)
+      const b = answers(ours)
+      assert.deepStrictEqual(b, a)
+      // Past 2 GiB the original fails (ENOMEM, EOVERFLOW): its sizes and offsets are C ints.
+      const big = fs.openSync(${JSON.stringify(path.join(dir, 'big.bin'))}, 'w+')
+      fs.ftruncateSync(big, 2 ** 31 + 2 * 4096)
+      assert.throws(() => orig.map(2 ** 31 + 4096, orig.PROT_READ, orig.MAP_SHARED, big))
+      assert.throws(() => orig.map(4096, orig.PROT_READ, orig.MAP_SHARED, big, 2 ** 31))
+      assert.strictEqual(ours.map(2 ** 31 + 4096, ours.PROT_READ, ours.MAP_SHARED, big).length, 2 ** 31 + 4096)
+      assert.strictEqual(ours.map(4096, ours.PROT_READ, ours.MAP_SHARED, big, 2 ** 31).length, 4096)
+      console.log('same ' + JSON.stringify(b.incore))
+    `)
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^same \[\d+,\d+\]$/m)
+  })
