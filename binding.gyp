@@ -4,13 +4,16 @@
       "target_name": "shmem",
       "sources": [
         "src/error.c",
+        "src/lock.c",
+        "src/futex.c",
         "src/memory.c",
         "src/segment.c",
         "src/sysv.c",
         "src/napi/binding.c",
         "src/napi/constants.c",
         "src/napi/segment.c",
-        "src/napi/util.c"
+        "src/napi/util.c",
+        "src/napi/wait.c"
       ],
       "include_dirs": ["include"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],

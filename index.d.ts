@@ -35,6 +35,13 @@ export interface MapOptions {
 export interface CreateOptions extends MapOptions {
   /** Permission bits, applied less the umask. Default 0o600. */
   mode?: number | string
+  /**
+   * This process owns what the call creates: the name is removed when the segment is
+   * closed, on normal exit, process.exit(), an uncaught exception, and on SIGINT, SIGTERM
+   * and SIGHUP (unless the program listens for that signal itself). A creator record lets
+   * gc() remove it after a crash. openOrCreate: only when this call created the object.
+   */
+  autoUnlink?: boolean
 }
 
 export interface OpenOptions extends MapOptions {
@@ -211,6 +218,66 @@ export declare const constants: Readonly<Record<
   | 'SHM_RDONLY' | 'SHM_HUGETLB',
   number>>
 
+/** The creator shmem recorded for a segment made with autoUnlink. */
+export interface Creator {
+  pid: number
+  /** Field 22 of /proc/<pid>/stat: clock ticks after boot (tells a reused pid apart). */
+  startTime: number | null
+  /** null: this process cannot tell (the creator ran in another pid namespace). */
+  alive: boolean | null
+}
+
+/** One segment as shmem.list() reports it. */
+export interface ListEntry {
+  kind: 'posix' | 'sysv'
+  /** '/name' (POSIX); null for System V. */
+  name: string | null
+  /** System V key (0 for IPC_PRIVATE); null for POSIX. */
+  key: number | null
+  /** System V id; null for POSIX. */
+  id: number | null
+  /** Inode of a POSIX object; null for System V. */
+  ino: number | null
+  size: number
+  /** Permission bits. */
+  mode: number
+  uid: number
+  gid: number
+  /** System V attachments; null for POSIX. */
+  nattch: number | null
+  /** System V creator pid; null for POSIX. */
+  cpid: number | null
+  /** System V pid of the last shmat/shmdt; null for POSIX. */
+  lpid: number | null
+  /** System V: removed (IPC_RMID), goes when the last process detaches. */
+  pendingRemoval: boolean
+  /** Birth time (POSIX; ctime where the kernel has none) or creation time (System V). */
+  createdMs: number
+  ageMs: number
+  /** Made by shmem with autoUnlink (a creator record matches this very object). */
+  autoUnlink: boolean
+  creator: Creator | null
+}
+
+export interface GcEntry extends ListEntry {
+  /** True when this call removed it (always false with dryRun). */
+  removed: boolean
+  /** Why it could not be removed, or null. */
+  error: Error | null
+}
+
+/**
+ * Every POSIX shared memory object (/dev/shm, except sem.* semaphores) and System V segment
+ * visible to this user. Linux only.
+ */
+export declare function list (): ListEntry[]
+
+/**
+ * Removes the segments shmem created with autoUnlink whose creator is dead, and nothing
+ * else. dryRun: only report them. Linux only.
+ */
+export declare function gc (options?: { dryRun?: boolean }): GcEntry[]
+
 export declare const pageSize: number
 /** The default huge page size in bytes; 0 when the system has none. */
 export declare const hugePageSize: number
@@ -225,6 +292,8 @@ declare const shmem: {
   mapFile: typeof mapFile
   sysv: typeof sysv
   map: typeof map
+  gc: typeof gc
+  list: typeof list
   constants: typeof constants
   pageSize: number
   hugePageSize: number

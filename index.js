@@ -8,6 +8,11 @@ const binding = require('./lib/binding')
 const { Segment } = require('./lib/segment')
 const { create, open, openOrCreate, unlink, memfd, fromFd, mapFile, sysv } = require('./lib/open')
 const { map } = require('./lib/map')
+const { wait, waitAsync, notify } = require('./lib/wait')
+const { Mutex, RwLock, Semaphore } = require('./lib/lock')
+const { AbortError } = require('./lib/waiting')
+const { gc } = require('./lib/lifecycle')
+const { list } = require('./lib/list')
 
 const constants = Object.freeze({ ...binding.constants })
 
@@ -21,8 +26,17 @@ module.exports = {
   mapFile,
   sysv: Object.freeze(sysv),
   map,
+  gc,
+  list,
   constants,
   pageSize: binding.pageSize,
   hugePageSize: binding.hugePageSize,
-  Segment
+  Segment,
+  Mutex,
+  RwLock,
+  Semaphore,
+  wait,
+  waitAsync,
+  notify,
+  AbortError
 }

@@ -14,9 +14,18 @@ export const {
   mapFile,
   sysv,
   map,
+  gc,
+  list,
   constants,
   pageSize,
   hugePageSize,
-  Segment
+  Segment,
+  Mutex,
+  RwLock,
+  Semaphore,
+  wait,
+  waitAsync,
+  notify,
+  AbortError
 } = shmem
 export default shmem

@@ -175,6 +175,43 @@ size_t shmem_page_size(void);
 /* The default huge page size in bytes, or 0 when the system has none. */
 uint64_t shmem_huge_page_size(void);
 
+
+/* Process-shared futexes (Linux; -ENOSYS elsewhere). Every wait in shmem sleeps on these. */
+
+/* CLOCK_MONOTONIC now, in nanoseconds: the clock the deadlines below use. */
+int64_t shmem_now_ns(void);
+/* Sleeps while *addr == expected, until woken or until deadline_ns (absolute, shmem_now_ns()
+ * time; negative: no deadline). 0 when woken (or spuriously), -EAGAIN when *addr != expected
+ * on entry, -ETIMEDOUT, -EINTR. The caller re-checks its condition in every case. */
+int shmem_futex_wait(const uint32_t *addr, uint32_t expected, int64_t deadline_ns);
+/* Wakes up to count sleepers on addr in any process; returns how many it woke, or -errno. */
+int shmem_futex_wake(const uint32_t *addr, int count);
+
+
+/* Whole-file locks (flock(2)) and thread identity, for the locks. */
+typedef enum shmem_flock_mode_e {
+  SHMEM_FLOCK_SHARED = 1,
+  SHMEM_FLOCK_EXCLUSIVE = 2,
+  SHMEM_FLOCK_UNLOCK = 3
+} shmem_flock_mode_t;
+
+/* flock(2) on fd's open file description. 0, -EAGAIN when nonblocking and another description
+ * holds a conflicting lock, or -errno. */
+int shmem_flock(int fd, shmem_flock_mode_t mode, int nonblocking);
+/* Waits for the lock until deadline_ns (shmem_now_ns() time, negative: none) by polling (a
+ * release is seen within 2 ms); -ETIMEDOUT, or -ECANCELED once *cancel becomes non-zero. */
+int shmem_flock_until(int fd, shmem_flock_mode_t mode, int64_t deadline_ns,
+                      const volatile int *cancel);
+
+/* The calling thread's kernel id (gettid), unique among live threads of a PID namespace. */
+int32_t shmem_thread_id(void);
+/* The thread's start time in clock ticks since boot (field 22 of /proc/<tid>/stat): with the
+ * id it names a thread for good, since ids are reused. -ESRCH when no such thread lives. */
+int shmem_thread_start_time(int32_t tid, uint64_t *start);
+/* 1 when thread tid lives and started at start (start 0: any start), 0 when it is gone. Where
+ * it cannot tell (no /proc) it answers 1: a lock is never taken from an owner on a guess. */
+int shmem_thread_alive(int32_t tid, uint64_t start);
+
 #ifdef __cplusplus
 }
 #endif

@@ -2,6 +2,7 @@
 // The factories: POSIX objects, memfds, fds, files and System V segments.
 
 const binding = require('./binding')
+const lifecycle = require('./lifecycle')
 const { makeSegment } = require('./segment')
 const { coded, invalidArgValue, invalidArgType } = require('./errors')
 const {
@@ -35,6 +36,23 @@ function commonFlags (options, hugePagesAllowed, kindLabel) {
   return flags
 }
 
+// options.autoUnlink: this process owns what it just created (see lib/lifecycle.js). If
+// taking ownership fails, the new object is removed again, as any other failed step of a
+// create is undone.
+function owned (segment, autoUnlink) {
+  if (!autoUnlink) return segment
+  try {
+    return lifecycle.own(segment)
+  } catch (err) {
+    try {
+      if (segment.kind === 'sysv') segment.remove()
+      else segment.unlink()
+    } catch {}
+    segment.close()
+    throw err
+  }
+}
+
 function validateSize (size, name = 'size') {
   return validateInteger(size, name, 1, MAX_SAFE)
 }
@@ -58,7 +76,8 @@ function optionalSize (options) {
 
 /**
  * Creates a POSIX shared memory object (shm_open with O_CREAT | O_EXCL) and maps it.
- * EEXIST when the name exists.
+ * EEXIST when the name exists. options.autoUnlink: the name is removed when this process
+ * closes the segment or ends (see lib/lifecycle.js).
  */
 function create (name, size, options) {
   name = validateName(name)
@@ -66,7 +85,8 @@ function create (name, size, options) {
   options = validateObject(options, 'options')
   const flags = commonFlags(options, false, 'POSIX objects (tmpfs)')
   const mode = validateMode(options.mode, 'options.mode')
-  return makeSegment(binding.posixCreate(name, size, flags, mode), name)
+  const autoUnlink = validateBoolean(options.autoUnlink, 'options.autoUnlink')
+  return owned(makeSegment(binding.posixCreate(name, size, flags, mode), name), autoUnlink)
 }
 
 /** Opens an existing POSIX object; its size comes from fstat unless options.size is given. */
@@ -77,14 +97,20 @@ function open (name, options) {
   return makeSegment(binding.posixOpen(name, optionalSize(options), flags), name)
 }
 
-/** Creates the object, or opens it when it exists; segment.created says which. */
+/**
+ * Creates the object, or opens it when it exists; segment.created says which.
+ * options.autoUnlink applies only when this call created the object.
+ */
 function openOrCreate (name, size, options) {
   name = validateName(name)
   size = validateSize(size)
   options = validateObject(options, 'options')
   const flags = commonFlags(options, false, 'POSIX objects (tmpfs)')
   const mode = validateMode(options.mode, 'options.mode')
-  return makeSegment(binding.posixOpenOrCreate(name, size, flags, mode), name)
+  const autoUnlink = validateBoolean(options.autoUnlink, 'options.autoUnlink')
+  const segment = makeSegment(binding.posixOpenOrCreate(name, size, flags, mode), name)
+  // Only the call that created the object owns it: an opener never removes a name.
+  return owned(segment, autoUnlink && segment.created)
 }
 
 /** shm_unlink(3). True, or false when there was nothing to unlink. */
@@ -158,7 +184,10 @@ function validateKey (key, name = 'key') {
 }
 
 const sysv = {
-  /** shmget(IPC_CREAT | IPC_EXCL) and shmat. key null: a fresh random key (segment.key). */
+  /**
+   * shmget(IPC_CREAT | IPC_EXCL) and shmat. key null: a fresh random key (segment.key).
+   * options.autoUnlink: IPC_RMID when this process closes the segment or ends.
+   */
   create (key, size, options) {
     if (key !== null && key !== undefined) key = validateKey(key)
     else key = null
@@ -166,8 +195,9 @@ const sysv = {
     options = validateObject(options, 'options')
     const flags = commonFlags(options, true)
     const mode = validateMode(options.mode, 'options.mode')
+    const autoUnlink = validateBoolean(options.autoUnlink, 'options.autoUnlink')
     checkHugeSize(flags, size)
-    return makeSegment(binding.sysvCreate(key, size, flags, mode), null)
+    return owned(makeSegment(binding.sysvCreate(key, size, flags, mode), null), autoUnlink)
   },
 
   /** Attaches the segment with this key; options.size maps only its first bytes. */

@@ -8,6 +8,7 @@ const binding = require('./binding')
 const { coded, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
   require('./errors')
 const { validateObject, validateInteger, validateBoolean } = require('./validate')
+const waiting = require('./waiting')
 
 const F = binding.flags
 const KIND_NAMES = Object.fromEntries(Object.entries(binding.kinds).map(([k, v]) => [v, k]))
@@ -28,6 +29,23 @@ const ADVICE_NUMBERS = new Set(Object.values(ADVICE))
 // Only the factories in this package make Segments; the token keeps `new Segment()` out.
 const kConstruct = Symbol('shmem.Segment')
 
+// Every ArrayBuffer a Segment hands out, with where it starts in the mapping, so that
+// shmem.wait() and the locks can find the segment (and the byte) behind any view.
+const owners = new WeakMap()
+
+// The file locks this thread holds, by file ('dev:ino' -> Set of Segments), so that a lock()
+// that could only ever be released by this very thread fails instead of freezing it.
+const heldFileLocks = new Map()
+const FLOCK = { shared: 1, exclusive: 2 }
+
+function lockModeOf (mode) {
+  const m = FLOCK[mode]
+  if (m === undefined) throw invalidArgValue('mode', mode, "must be 'shared' or 'exclusive'")
+  return m
+}
+
+let handleOf
+
 class Segment {
   #handle
   #name
@@ -41,6 +59,13 @@ class Segment {
   #closed = false
   #arrayBuffer = null
   #buffer = null
+  #fileLock = null // null | 'shared' | 'exclusive'
+  #fileKey = null
+  #lockPending = false
+
+  static {
+    handleOf = (segment) => segment.#handle
+  }
 
   /** @private Use shmem.create(), shmem.open() and the other factories. */
   constructor (token, handle, name) {
@@ -100,6 +125,7 @@ class Segment {
       if (this.#size > MAX_LENGTH) throw this.#tooLarge()
       const ab = binding.arrayBuffer(this.#handle, 0, this.#size)
       markAsUntransferable(ab)
+      owners.set(ab, { segment: this, base: 0 })
       this.#arrayBuffer = ab
     }
     return this.#arrayBuffer
@@ -150,6 +176,7 @@ class Segment {
       }
       ab = binding.arrayBuffer(this.#handle, byteOffset, byteLength)
       markAsUntransferable(ab)
+      owners.set(ab, { segment: this, base: byteOffset })
       start = 0
     }
     if (Type === Buffer) return Buffer.from(ab, start, length)
@@ -274,6 +301,7 @@ class Segment {
    */
   close () {
     if (this.#closed) return
+    this.#forgetFileLock()
     this.#closed = true
     this.#arrayBuffer = null
     this.#buffer = null
@@ -298,6 +326,149 @@ class Segment {
     return binding.unlink(this.#handle)
   }
 
+  // File locks: flock(2) on this Segment's own open file description.
+
+  #lockable (mode) {
+    this.#check()
+    const m = lockModeOf(mode)
+    if (this.#fd === null) {
+      throw unsupported('File locks need a file descriptor: System V segments have none ' +
+        '(place a shmem.Mutex or RwLock inside the segment instead)')
+    }
+    if (this.#lockPending) {
+      throw coded(Error, 'ERR_SHMEM_LOCK_PENDING',
+        `A lockAsync() on the segment ${this.#describe()} is still waiting`)
+    }
+    return m
+  }
+
+  #fileIdentity () {
+    if (this.#fileKey === null) {
+      const s = binding.stat(this.#handle)
+      this.#fileKey = `${s.dev}:${s.ino}`
+    }
+    return this.#fileKey
+  }
+
+  #took (mode) {
+    this.#forgetFileLock()
+    this.#fileLock = mode
+    const key = this.#fileIdentity()
+    let set = heldFileLocks.get(key)
+    if (set === undefined) heldFileLocks.set(key, (set = new Set()))
+    set.add(this)
+  }
+
+  #forgetFileLock () {
+    if (this.#fileLock === null) return
+    this.#fileLock = null
+    const set = heldFileLocks.get(this.#fileKey)
+    if (set !== undefined) {
+      set.delete(this)
+      if (set.size === 0) heldFileLocks.delete(this.#fileKey)
+    }
+  }
+
+  // Another Segment of this thread holds a lock on the same file that excludes `mode`.
+  #heldHereAgainst (mode) {
+    const set = heldFileLocks.get(this.#fileIdentity())
+    if (set === undefined) return null
+    for (const other of set) {
+      if (other !== this && (mode === 'exclusive' || other.#fileLock === 'exclusive')) {
+        return other
+      }
+    }
+    return null
+  }
+
+  /**
+   * Takes a whole-file lock (flock(2)) on this Segment's own open file description: 'shared'
+   * or 'exclusive'. Blocks the calling thread until it has it, or until options.timeout ms
+   * passed. Returns 'ok' or 'timed-out'. Two Segments of one name exclude each other, in one
+   * process as in two.
+   */
+  lock (mode, options) {
+    const m = this.#lockable(mode)
+    const timeout = waiting.syncOptions(options)
+    if (timeout === Infinity && this.#heldHereAgainst(mode) !== null) {
+      throw coded(Error, 'ERR_SHMEM_WOULD_DEADLOCK',
+        `Another Segment of ${this.#describe()} in this thread holds a lock that excludes ` +
+        `'${mode}': waiting for it without a timeout would block this thread for good ` +
+        '(use lockAsync(), tryLock() or a timeout)')
+    }
+    if (!binding.flockWait(this.#handle, m, timeout)) return 'timed-out'
+    this.#took(mode)
+    return 'ok'
+  }
+
+  /** Takes the file lock if no other open file description holds a conflicting one. */
+  tryLock (mode) {
+    const m = this.#lockable(mode)
+    if (!binding.flockTry(this.#handle, m)) return false
+    this.#took(mode)
+    return true
+  }
+
+  /**
+   * Waits for the file lock on a thread of its own while the event loop runs. Resolves with
+   * 'ok' or 'timed-out'; rejects with an AbortError when options.signal fires.
+   */
+  lockAsync (mode, options) {
+    let m, timeout, signal
+    try {
+      m = this.#lockable(mode);
+      ({ timeout, signal } = waiting.asyncOptions(options))
+    } catch (err) {
+      return Promise.reject(err)
+    }
+    if (signal !== undefined && signal.aborted) return Promise.reject(waiting.abortError(signal))
+    if (binding.flockTry(this.#handle, m)) {
+      this.#took(mode)
+      return Promise.resolve('ok')
+    }
+    if (timeout === 0) return Promise.resolve('timed-out')
+    return new Promise((resolve, reject) => {
+      let onAbort
+      this.#lockPending = true
+      // The promise settles when the thread is done, so that a lock it took just as the
+      // signal fired is given back by the thread itself and never dropped later by us.
+      const id = binding.flockAsync(this.#handle, m, timeout, (result) => {
+        this.#lockPending = false
+        if (signal !== undefined) signal.removeEventListener('abort', onAbort)
+        if (typeof result !== 'number') return reject(result)
+        if (result === waiting.OK) {
+          this.#took(mode)
+          return resolve('ok')
+        }
+        if (result === waiting.TIMED_OUT) return resolve('timed-out')
+        if (signal !== undefined && signal.aborted) return reject(waiting.abortError(signal))
+        reject(closedError(this.#describe()))
+      })
+      if (signal !== undefined) {
+        onAbort = () => binding.cancelWait(id)
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+    })
+  }
+
+  /** Releases the file lock this Segment holds (ERR_SHMEM_NOT_OWNER when it holds none). */
+  unlock () {
+    this.#check()
+    if (this.#lockPending) {
+      throw coded(Error, 'ERR_SHMEM_LOCK_PENDING',
+        `A lockAsync() on the segment ${this.#describe()} is still waiting`)
+    }
+    if (this.#fileLock === null) {
+      throw coded(Error, 'ERR_SHMEM_NOT_OWNER',
+        `The segment ${this.#describe()} holds no file lock to unlock`)
+    }
+    binding.flockRelease(this.#handle)
+    this.#forgetFileLock()
+  }
+
+  /** 'shared' | 'exclusive' while this Segment holds a file lock, else null. */
+  get fileLock () { return this.#fileLock }
+
   [dispose] () {
     this.close()
   }
@@ -315,4 +486,18 @@ function makeSegment (handle, name) {
   return new Segment(kConstruct, handle, name)
 }
 
-module.exports = { Segment, makeSegment, ADVICE }
+/**
+ * The segment behind a view and the byte in the mapping where the view's element `index`
+ * lies; null when the view is not over a mapping this package made.
+ */
+function locate (view, index, bytesPerElement) {
+  const owner = owners.get(view.buffer)
+  if (owner === undefined) return null
+  return {
+    segment: owner.segment,
+    handle: handleOf(owner.segment),
+    offset: owner.base + view.byteOffset + index * bytesPerElement
+  }
+}
+
+module.exports = { Segment, makeSegment, ADVICE, locate, handleOf: (s) => handleOf(s) }

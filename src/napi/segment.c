@@ -17,7 +17,9 @@ typedef struct segment_handle_s {
   shmem_segment_t seg;
   uint32_t refs;  /* the JS handle, plus one per live ArrayBuffer */
   bool closed;
-  ab_link_t *abs; /* the live ArrayBuffers over the mapping */
+  bool unmap_pending; /* closed while waiters ran: the last waiter to finish unmaps */
+  uint32_t busy;      /* waiter threads that use the mapping or the fd (wait.c) */
+  ab_link_t *abs;     /* the live ArrayBuffers over the mapping */
   char *path;     /* what error messages name: "/name", a file's path; may be NULL */
 } segment_handle_t;
 
@@ -191,9 +193,30 @@ napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
     if (ab != NULL && napi_detach_arraybuffer(env, ab) != napi_ok) all_detached = false;
   }
   /* If an ArrayBuffer could not be detached, JS can still reach the memory: leave it mapped
-   * until the last ArrayBuffer is collected rather than let a touch fault. */
-  if (all_detached) shmem_segment_close(&h->seg);
+   * until the last ArrayBuffer is collected rather than let a touch fault. A waiter thread
+   * still sleeping on the mapping (or polling the fd) is told to stop, and the last one to
+   * finish unmaps: until then neither the memory nor the fd number may go. */
+  if (!all_detached) return NULL;
+  if (h->busy > 0) {
+    h->unmap_pending = true;
+    shmem_napi_cancel_waiters(env, h);
+  } else {
+    shmem_segment_close(&h->seg);
+  }
   return NULL;
+}
+
+void shmem_napi_handle_busy(segment_handle_t *h) {
+  h->busy++;
+  h->refs++;
+}
+
+void shmem_napi_handle_idle(segment_handle_t *h) {
+  if (--h->busy == 0 && h->unmap_pending) {
+    h->unmap_pending = false;
+    shmem_segment_close(&h->seg);
+  }
+  handle_release(h);
 }
 
 /* unlink(handle): removes the name (shm_unlink, IPC_RMID); false when already gone. Works on

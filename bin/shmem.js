@@ -1,0 +1,452 @@
+#!/usr/bin/env node
+'use strict'
+// The `shmem` command: see, inspect and remove shared memory segments, and collect the ones
+// whose creator died. `shmem --help` says how; README.md ("Command line") documents it.
+//
+// Exit codes: 0 done, 1 something could not be done (the message says what and why),
+// 2 the command line itself is wrong.
+
+const { parseArgs } = require('util')
+const path = require('path')
+
+const PROGRAM = 'shmem'
+
+const HELP = {
+  main: `Usage: shmem <command> [options]
+
+See and clean up shared memory: POSIX objects (/dev/shm) and System V segments.
+
+Commands:
+  ls [--json] [--all]             list segments (yours; --all: every user's)
+  stat NAME | --sysv ID [--json]  show one segment
+  rm NAME... | --sysv ID...       remove segments by name, or System V segments by id
+  gc [--dry-run] [--json]         remove segments made with autoUnlink whose creator died
+
+Options:
+  -h, --help       show this help; 'shmem COMMAND --help' shows a command's
+  -v, --version    print the version
+
+Exit status: 0 done, 1 something could not be done, 2 bad command line.`,
+
+  ls: `Usage: shmem ls [--json] [--all]
+
+Lists POSIX shared memory objects and System V segments, POSIX first.
+
+Columns: KIND (posix or sysv), NAME (a POSIX name, or a System V key in hex), ID (System V
+id), SIZE, MODE, UID, NATTCH (System V attachments), CPID and LPID (System V creator and
+last pids), CREATOR (the pid recorded by shmem for autoUnlink segments, and whether it is
+alive), AGE.
+
+Options:
+  --all     include the segments of other users (default: only the current user's)
+  --json    print a JSON array of list() entries instead of a table
+  -h, --help`,
+
+  stat: `Usage: shmem stat NAME [--json]
+       shmem stat --sysv ID [--json]
+
+Shows one POSIX object by name ('x' and '/x' are the same), or one System V segment by id.
+
+Options:
+  --sysv    the argument is a System V id
+  --json    print the list() entry as JSON
+  -h, --help`,
+
+  rm: `Usage: shmem rm NAME...
+       shmem rm --sysv ID...
+
+Removes POSIX objects by name (shm_unlink), or System V segments by id (IPC_RMID: the
+segment goes when its last process detaches). Processes that have a segment mapped keep
+their mapping. Exit status 1 if any could not be removed; each failure is named on stderr.
+
+Options:
+  --sysv    the arguments are System V ids
+  -h, --help`,
+
+  gc: `Usage: shmem gc [--dry-run] [--json]
+
+Removes the segments that shmem created with autoUnlink whose creator process is dead
+(killed with SIGKILL, or crashed before it could remove them), according to the creator
+records of the current user. Touches nothing else: not the segments of live processes, not
+segments made without autoUnlink or by other programs.
+
+Options:
+  --dry-run  only list what would be removed
+  --json     print a JSON array instead of a table
+  -h, --help`
+}
+
+// An error the user caused or can fix: printed as one line, no stack.
+class UsageError extends Error {}
+class Failure extends Error {}
+
+let shmem = null
+
+// Loading the addon can fail (not built); say so in one line.
+function lib () {
+  if (shmem === null) {
+    shmem = {
+      list: require('../lib/list'),
+      lifecycle: require('../lib/lifecycle'),
+      open: require('../lib/open')
+    }
+  }
+  return shmem
+}
+
+function out (text) {
+  process.stdout.write(text + '\n')
+}
+
+function err (text) {
+  process.stderr.write(`${PROGRAM}: ${text}\n`)
+}
+
+// ---------------------------------------------------------------------------------------
+// Formatting
+
+const UNITS = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB']
+
+/** 512 B, 4.0 KiB, 1.5 MiB, 12 GiB. */
+function formatSize (bytes) {
+  if (bytes < 1024) return `${bytes} B`
+  let value = bytes / 1024
+  let unit = 0
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024
+    unit++
+  }
+  return `${value < 10 ? value.toFixed(1) : Math.round(value)} ${UNITS[unit]}`
+}
+
+/** 42s, 5m, 3h, 2d. */
+function formatAge (ms) {
+  const s = Math.floor(ms / 1000)
+  if (s < 60) return `${s}s`
+  if (s < 3600) return `${Math.floor(s / 60)}m`
+  if (s < 86400) return `${Math.floor(s / 3600)}h`
+  return `${Math.floor(s / 86400)}d`
+}
+
+function formatMode (mode) {
+  return mode.toString(8).padStart(4, '0')
+}
+
+function formatKey (key) {
+  return `0x${(key >>> 0).toString(16).padStart(8, '0')}`
+}
+
+function formatCreator (creator) {
+  if (creator === null) return '-'
+  const state = creator.alive === true ? 'alive' : creator.alive === false ? 'dead' : 'unknown'
+  return `${creator.pid} ${state}`
+}
+
+const dash = (v) => (v === null || v === undefined ? '-' : String(v))
+
+// Columns: [header, value of an entry, right-aligned?]
+function table (rows, columns) {
+  const cells = rows.map((row) => columns.map(([, get]) => get(row)))
+  const widths = columns.map(([title], c) =>
+    Math.max(title.length, ...cells.map((line) => line[c].length)))
+  const line = (values) => values.map((v, c) => {
+    const last = c === columns.length - 1
+    if (columns[c][2]) return v.padStart(widths[c])
+    return last ? v : v.padEnd(widths[c])
+  }).join('  ').trimEnd()
+  return [line(columns.map(([title]) => title)), ...cells.map(line)].join('\n')
+}
+
+// Names may hold any byte but '/' and NUL: show control characters as \xNN so that one
+// entry stays one line of the table.
+function printable (name) {
+  return name.replace(/[\x00-\x1f\x7f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+}
+
+const LS_COLUMNS = [
+  ['KIND', (e) => e.kind],
+  ['NAME', (e) => (e.kind === 'posix' ? printable(e.name) : formatKey(e.key))],
+  ['ID', (e) => dash(e.id), true],
+  ['SIZE', (e) => formatSize(e.size), true],
+  ['MODE', (e) => formatMode(e.mode)],
+  ['UID', (e) => String(e.uid), true],
+  ['NATTCH', (e) => dash(e.nattch), true],
+  ['CPID', (e) => dash(e.cpid), true],
+  ['LPID', (e) => dash(e.lpid), true],
+  ['CREATOR', (e) => formatCreator(e.creator)],
+  ['AGE', (e) => formatAge(e.ageMs), true]
+]
+
+// What the JSON form prints: the list() entry, with errors as { code, message }.
+function jsonEntry (e) {
+  const copy = { ...e }
+  if ('error' in copy && copy.error !== null) {
+    copy.error = { code: copy.error.code || null, message: oneLine(copy.error) }
+  }
+  return copy
+}
+
+function printJson (value) {
+  out(JSON.stringify(value, null, 2))
+}
+
+// A system error as a short reason: "permission denied" rather than the whole message.
+const REASONS = {
+  ENOENT: 'no such segment',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted (not the owner)',
+  EISDIR: 'is a directory, not a shared memory object',
+  EINVAL: 'invalid argument',
+  EIDRM: 'already removed'
+}
+
+function reason (e) {
+  if (e && REASONS[e.code] && e.syscall) return REASONS[e.code]
+  return oneLine(e)
+}
+
+function oneLine (e) {
+  const text = e && e.message ? e.message : String(e)
+  return text.split('\n')[0]
+}
+
+// ---------------------------------------------------------------------------------------
+// Commands
+
+function parse (command, args, options) {
+  try {
+    return parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true
+    })
+  } catch (e) {
+    if (e.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const m = /'([^']+)'/.exec(e.message)
+      throw new UsageError(`${command}: unknown option '${m ? m[1] : '?'}' ` +
+        `(see 'shmem ${command} --help')`)
+    }
+    throw new UsageError(`${command}: ${oneLine(e)}`)
+  }
+}
+
+function noPositionals (command, positionals) {
+  if (positionals.length > 0) {
+    throw new UsageError(`${command}: unexpected argument '${positionals[0]}' ` +
+      `(see 'shmem ${command} --help')`)
+  }
+}
+
+function parseId (command, text) {
+  if (!/^[0-9]{1,10}$/.test(text) || Number(text) > 2147483647) {
+    throw new UsageError(`${command}: '${text}' is not a System V id (a number from ` +
+      "'shmem ls')")
+  }
+  return Number(text)
+}
+
+function cmdLs (args) {
+  const { values, positionals } = parse('ls', args,
+    { json: { type: 'boolean' }, all: { type: 'boolean' } })
+  if (values.help) return out(HELP.ls)
+  noPositionals('ls', positionals)
+  let entries = lib().list.list()
+  if (!values.all) {
+    const me = process.getuid()
+    entries = entries.filter((e) => e.uid === me)
+  }
+  if (values.json) return printJson(entries)
+  out(table(entries, LS_COLUMNS))
+}
+
+function statLines (e) {
+  const lines = [['kind', e.kind]]
+  if (e.kind === 'posix') {
+    lines.push(['name', printable(e.name)], ['inode', String(e.ino)])
+  } else {
+    lines.push(['key', `${formatKey(e.key)} (${e.key})`], ['id', String(e.id)])
+  }
+  lines.push(
+    ['size', `${formatSize(e.size)} (${e.size} bytes)`],
+    ['mode', formatMode(e.mode)],
+    ['uid', String(e.uid)],
+    ['gid', String(e.gid)])
+  if (e.kind === 'sysv') {
+    lines.push(['attached', String(e.nattch)], ['creator pid', String(e.cpid)],
+      ['last pid', String(e.lpid)], ['removed', e.pendingRemoval
+        ? 'yes, goes when the last process detaches'
+        : 'no'])
+  }
+  lines.push(
+    ['created', `${new Date(e.createdMs).toISOString()} (${formatAge(e.ageMs)} ago)`],
+    ['autoUnlink', e.autoUnlink ? 'yes' : 'no'])
+  if (e.creator !== null) {
+    lines.push(['recorded by', `pid ${e.creator.pid} (start time ${e.creator.startTime}), ` +
+      (e.creator.alive === true
+        ? 'alive'
+        : e.creator.alive === false ? 'dead' : 'cannot tell (another pid namespace)')])
+  }
+  const width = Math.max(...lines.map(([k]) => k.length))
+  return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
+}
+
+function cmdStat (args) {
+  const { values, positionals } = parse('stat', args,
+    { json: { type: 'boolean' }, sysv: { type: 'boolean' } })
+  if (values.help) return out(HELP.stat)
+  if (positionals.length !== 1) {
+    throw new UsageError(`stat: expected one ${values.sysv ? 'id' : 'name'}, got ` +
+      `${positionals.length} (see 'shmem stat --help')`)
+  }
+  const { list } = lib()
+  let entry
+  if (values.sysv) {
+    const id = parseId('stat', positionals[0])
+    entry = list.statSysvEntry(id)
+    if (entry === null) throw new Failure(`stat: no System V segment has id ${id}`)
+  } else {
+    let name
+    try {
+      name = require('../lib/validate').validateName(positionals[0])
+    } catch (e) {
+      throw new Failure(`stat: '${positionals[0]}' is not a valid name: ${oneLine(e)}`)
+    }
+    entry = list.statPosixEntry(name)
+    if (entry === null) throw new Failure(`stat: ${name}: no such shared memory object`)
+  }
+  if (values.json) return printJson(entry)
+  out(statLines(entry))
+}
+
+function cmdRm (args) {
+  const { values, positionals } = parse('rm', args, { sysv: { type: 'boolean' } })
+  if (values.help) return out(HELP.rm)
+  if (positionals.length === 0) {
+    throw new UsageError(`rm: expected ${values.sysv ? 'ids' : 'names'} to remove ` +
+      "(see 'shmem rm --help')")
+  }
+  const { open, lifecycle } = lib()
+  let failed = 0
+  for (const arg of positionals) {
+    if (values.sysv) {
+      let id
+      try {
+        id = parseId('rm', arg)
+      } catch (e) {
+        err(e.message)
+        failed++
+        continue
+      }
+      try {
+        if (!lifecycle.removeSysvId(id)) {
+          err(`rm: cannot remove System V id ${id}: no such segment`)
+          failed++
+        }
+      } catch (e) {
+        err(`rm: cannot remove System V id ${id}: ${reason(e)}`)
+        failed++
+      }
+    } else {
+      try {
+        if (!open.unlink(arg)) {
+          err(`rm: cannot remove '${arg}': no such shared memory object`)
+          failed++
+        }
+      } catch (e) {
+        err(`rm: cannot remove '${arg}': ${reason(e)}`)
+        failed++
+      }
+    }
+  }
+  if (failed > 0) process.exitCode = 1
+}
+
+const GC_COLUMNS = [
+  ['KIND', (e) => e.kind],
+  ['NAME', (e) => (e.kind === 'posix' ? printable(e.name) : formatKey(e.key))],
+  ['ID', (e) => dash(e.id), true],
+  ['SIZE', (e) => formatSize(e.size), true],
+  ['CREATOR', (e) => formatCreator(e.creator)],
+  ['AGE', (e) => formatAge(e.ageMs), true]
+]
+
+function cmdGc (args) {
+  const { values, positionals } = parse('gc', args,
+    { json: { type: 'boolean' }, 'dry-run': { type: 'boolean' } })
+  if (values.help) return out(HELP.gc)
+  noPositionals('gc', positionals)
+  const dryRun = values['dry-run'] === true
+  const results = lib().lifecycle.gc({ dryRun })
+  const failures = results.filter((e) => e.error !== null)
+  if (values.json) {
+    printJson(results.map(jsonEntry))
+  } else if (results.length === 0) {
+    out('nothing to collect')
+  } else {
+    const status = ['STATUS', (e) => e.error !== null
+      ? `failed: ${reason(e.error)}`
+      : dryRun ? 'would remove' : (e.removed ? 'removed' : 'already gone')]
+    out(table(results, [...GC_COLUMNS, status]))
+  }
+  for (const e of failures) {
+    err(`gc: cannot remove ${e.kind === 'posix' ? `'${e.name}'` : `System V id ${e.id}`}: ` +
+      reason(e.error))
+  }
+  if (failures.length > 0) process.exitCode = 1
+}
+
+const COMMANDS = { ls: cmdLs, stat: cmdStat, rm: cmdRm, gc: cmdGc }
+
+function version () {
+  return require(path.join(__dirname, '..', 'package.json')).version
+}
+
+function main (argv) {
+  const [first, ...rest] = argv
+  if (first === undefined) {
+    process.stderr.write(HELP.main + '\n')
+    process.exitCode = 2
+    return
+  }
+  if (first === '-h' || first === '--help' || first === 'help') {
+    if (rest.length > 0 && HELP[rest[0]]) return out(HELP[rest[0]])
+    return out(HELP.main)
+  }
+  if (first === '-v' || first === '--version') return out(version())
+  const command = COMMANDS[first]
+  if (command === undefined) {
+    throw new UsageError(first.startsWith('-')
+      ? `unknown option '${first}' (see 'shmem --help')`
+      : `unknown command '${first}' (see 'shmem --help')`)
+  }
+  command(rest)
+}
+
+// A reader that stops early (shmem ls | head) is not an error.
+process.stdout.on('error', (e) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode || 0)
+  throw e
+})
+
+try {
+  main(process.argv.slice(2))
+} catch (e) {
+  if (e instanceof UsageError) {
+    err(e.message)
+    process.exitCode = 2
+  } else if (e instanceof Failure) {
+    err(e.message)
+    process.exitCode = 1
+  } else if (e && (e.syscall || (typeof e.code === 'string' && e.code.startsWith('ERR_')))) {
+    // Expected failures: a system call refused (permission denied, ...), an unsafe
+    // registry, an unsupported platform, the addon not built.
+    err(oneLine(e))
+    process.exitCode = 1
+  } else {
+    err(`internal error: ${oneLine(e)}`)
+    if (process.env.SHMEM_DEBUG) process.stderr.write(`${e && e.stack}\n`)
+    else process.stderr.write(`${PROGRAM}: set SHMEM_DEBUG=1 to see where\n`)
+    process.exitCode = 70
+  }
+}

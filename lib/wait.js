@@ -1,0 +1,103 @@
+'use strict'
+// shmem.wait / waitAsync / notify: Atomics.wait and Atomics.notify across processes. V8's own
+// Atomics.wait keeps its waiters in a list inside one process; these sleep on the kernel's
+// shared futex for the word's physical page, which every process mapping it shares.
+
+const binding = require('./binding')
+const { locate } = require('./segment')
+const { invalidArgType, invalidArgValue, outOfRange } = require('./errors')
+const waiting = require('./waiting')
+
+// Spin this long before sleeping: a peer that answers within a few microseconds is caught
+// without a system call each way; longer would burn a CPU the peer may need (2 vCPUs here).
+const SPIN_NS = 2000
+const RESULTS = ['ok', 'not-equal', 'timed-out', 'ok']
+const INT_MAX = 2147483647
+
+// The segment, and the byte in its mapping, of int32Array[index].
+function wordOf (array, index) {
+  if (!(array instanceof Int32Array)) {
+    throw invalidArgType('int32Array', 'an instance of Int32Array', array)
+  }
+  const where = locate(array, 0, 4)
+  if (where === null) {
+    throw invalidArgValue('int32Array', array,
+      'must be a view of a shmem segment (segment.view(Int32Array, ...)): ' +
+      'a wait across processes needs memory that other processes map')
+  }
+  if (where.segment.closed) where.segment.view(Int32Array) // throws ERR_SHMEM_CLOSED
+  if (typeof index !== 'number' || !Number.isInteger(index)) {
+    throw invalidArgType('index', 'an integer', index)
+  }
+  if (index < 0 || index >= array.length) {
+    throw outOfRange('index', `>= 0 && < ${array.length}`, index)
+  }
+  where.offset += index * 4
+  return where
+}
+
+function expectedOf (value) {
+  if (typeof value !== 'number') throw invalidArgType('expected', 'of type number', value)
+  return value | 0 // as Atomics.wait: ToInt32
+}
+
+// As Atomics.wait: undefined waits for ever, NaN too; a negative timeout only checks.
+function timeoutOf (value) {
+  if (value === undefined) return Infinity
+  if (typeof value !== 'number') throw invalidArgType('timeoutMs', 'of type number', value)
+  if (Number.isNaN(value)) return Infinity
+  return Math.max(0, value)
+}
+
+/**
+ * Sleeps while int32Array[index] === expected, until shmem.notify() on that word (from any
+ * process or thread) or until timeoutMs. Blocks the calling thread. Returns 'ok',
+ * 'not-equal' (the word did not hold expected) or 'timed-out'.
+ */
+function wait (int32Array, index, expected, timeoutMs) {
+  const { handle, offset } = wordOf(int32Array, index)
+  const e = expectedOf(expected)
+  const t = timeoutOf(timeoutMs)
+  return RESULTS[binding.futexWait(handle, offset, e, t, t === 0 ? 0 : SPIN_NS)]
+}
+
+/**
+ * The same wait on a thread of its own: the event loop runs meanwhile. Resolves with 'ok',
+ * 'not-equal' or 'timed-out'; rejects with ERR_SHMEM_CLOSED when the segment is closed.
+ */
+function waitAsync (int32Array, index, expected, timeoutMs) {
+  let where, e, t
+  try {
+    where = wordOf(int32Array, index)
+    e = expectedOf(expected)
+    t = timeoutOf(timeoutMs)
+  } catch (err) {
+    return Promise.reject(err)
+  }
+  if (Atomics.load(int32Array, index) !== e) return Promise.resolve('not-equal')
+  if (t === 0) return Promise.resolve('timed-out')
+  const { segment, handle, offset } = where
+  return waiting.futexWaitAsync(handle, offset, e, t).then((r) => {
+    if (r === waiting.CANCELLED) segment.view(Int32Array) // closed meanwhile: throws
+    return RESULTS[r]
+  })
+}
+
+/**
+ * Wakes up to count sleepers on int32Array[index] (all by default) in any process, and
+ * returns how many the kernel woke: the shmem.wait/waitAsync sleepers of every process. It
+ * cannot count a waiter still spinning (it sees the new value and returns 'ok' on its own).
+ */
+function notify (int32Array, index, count = Infinity) {
+  const { handle, offset } = wordOf(int32Array, index)
+  let n
+  if (count === Infinity) n = INT_MAX
+  else if (typeof count !== 'number' || Number.isNaN(count)) {
+    throw invalidArgType('count', 'a number >= 0 or Infinity', count)
+  } else {
+    n = Math.min(INT_MAX, Math.max(0, Math.trunc(count)))
+  }
+  return binding.futexWake(handle, offset, n)
+}
+
+module.exports = { wait, waitAsync, notify }

@@ -1,0 +1,61 @@
+/* The process-shared futex wrappers: not-equal, deadlines, and a wake across fork(). */
+#include "check.h"
+#include "internal.h"
+
+#include <stdatomic.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void test_not_equal_and_timeout(void) {
+  uint32_t word = 5;
+  CHECK_ERR(shmem_futex_wait(&word, 4, shmem_now_ns() + 1000000), -EAGAIN);
+  int64_t start = shmem_now_ns();
+  CHECK_ERR(shmem_futex_wait(&word, 5, start + 20 * 1000000), -ETIMEDOUT);
+  CHECK(shmem_now_ns() - start >= 19 * 1000000);
+  /* A deadline already past times out at once. */
+  CHECK_ERR(shmem_futex_wait(&word, 5, 0), -ETIMEDOUT);
+  CHECK_EQ_INT(shmem_futex_wake(&word, 0), 0);
+  CHECK_EQ_INT(shmem_futex_wake(&word, 1), 0);
+}
+
+/* A child sleeps on a word in a MAP_SHARED mapping; the parent changes it and wakes it. */
+static void test_wake_across_fork(void) {
+  _Atomic uint32_t *word = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+                                -1, 0);
+  if (!CHECK(word != MAP_FAILED)) return;
+  atomic_store(word, 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int64_t deadline = shmem_now_ns() + 5LL * 1000000000;
+    while (atomic_load(word) == 0) {
+      int r = shmem_futex_wait((const uint32_t *)word, 0, deadline);
+      if (r == -ETIMEDOUT) _exit(2);
+    }
+    _exit(atomic_load(word) == 7 ? 0 : 3);
+  }
+  int woken = 0;
+  /* Wake until the child has gone back to check the word: it may not be asleep yet. */
+  for (int i = 0; i < 500; i++) {
+    usleep(2000);
+    atomic_store(word, 7);
+    int r = shmem_futex_wake((const uint32_t *)word, 1);
+    if (r > 0) woken += r;
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      CHECK(WIFEXITED(status));
+      CHECK_EQ_INT(WEXITSTATUS(status), 0);
+      pid = -1;
+      break;
+    }
+  }
+  CHECK_EQ_INT(pid, -1);
+  CHECK(woken <= 1);
+  munmap((void *)word, 4096);
+}
+
+int main(void) {
+  test_not_equal_and_timeout();
+  test_wake_across_fork();
+  return CHECK_REPORT();
+}
