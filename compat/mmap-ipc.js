@@ -16,45 +16,6 @@ const shmem = require('..')
 const { invalidArgType, closedError } = require('../lib/errors')
 const { validateInteger, validateName, validateObject, MAX_SAFE } = require('../lib/validate')
 
-// Instances per object (dev:ino) in this thread, to see conflicts no kernel wait can resolve.
-// Weak: an instance that is garbage-collected closes its fd, and with it its lock.
-const instances = new Map()
-
-function register (id, instance) {
-  let set = instances.get(id)
-  if (set === undefined) {
-    set = new Set()
-    instances.set(id, set)
-  }
-  const ref = new WeakRef(instance)
-  set.add(ref)
-  return ref
-}
-
-function unregister (id, ref) {
-  const set = instances.get(id)
-  if (set === undefined) return
-  set.delete(ref)
-  if (set.size === 0) instances.delete(id)
-}
-
-// True when another instance in this thread holds a lock that excludes `mode`.
-function heldElsewhere (id, self, mode) {
-  const set = instances.get(id)
-  if (set === undefined) return false
-  for (const ref of set) {
-    const other = ref.deref()
-    if (other === undefined) {
-      set.delete(ref)
-      continue
-    }
-    if (other === self) continue
-    const held = other._lockMode()
-    if (held === 'exclusive' || (held === 'shared' && mode === 'exclusive')) return true
-  }
-  return false
-}
-
 function validateSize (size) {
   // The original's own example passes the size as a string of digits.
   if (typeof size === 'string' && /^[0-9]+$/.test(size)) size = Number(size)
@@ -66,9 +27,6 @@ function validateSize (size) {
 
 class mmapIPC { // eslint-disable-line camelcase
   #segment
-  #id
-  #ref
-  #mode = null // the lock this instance holds: null, 'shared' or 'exclusive'
 
   /**
    * Opens the POSIX object '/shm_name' or creates it with `size` bytes (mode 0o600), and maps
@@ -85,28 +43,15 @@ class mmapIPC { // eslint-disable-line camelcase
       throw invalidArgType('lock_memory', 'of type boolean', lock_memory)
     }
     const segment = shmem.openOrCreate(name, size)
-    try {
-      const st = segment.stat()
-      this.#id = `${st.dev}:${st.ino}`
-      if (lock_memory === true) {
-        try {
-          segment.lockMemory({ onFault: true })
-        } catch (err) {
-          process.emitWarning(`mmapIPC: the memory of '${name}' could not be locked ` +
-            `(${err.code}); it stays unlocked`, { code: 'SHMEM_MLOCK_FAILED' })
-        }
+    if (lock_memory === true) {
+      try {
+        segment.lockMemory({ onFault: true })
+      } catch (err) {
+        process.emitWarning(`mmapIPC: the memory of '${name}' could not be locked ` +
+          `(${err.code}); it stays unlocked`, { code: 'SHMEM_MLOCK_FAILED' })
       }
-    } catch (err) {
-      segment.close()
-      throw err
     }
     this.#segment = segment
-    this.#ref = register(this.#id, this)
-  }
-
-  /** @private The lock this instance holds, for the in-process conflict check. */
-  _lockMode () {
-    return this.#segment.closed ? null : this.#mode
   }
 
   /** The Buffer over the mapping: the same Buffer every call. */
@@ -117,32 +62,29 @@ class mmapIPC { // eslint-disable-line camelcase
   #acquireSync (mode) {
     const segment = this.#segment
     if (segment.closed) throw closedError(`'${segment.name}'`)
-    if (this.#mode === mode) return true
-    // Blocking here for a lock only another instance of this thread can give up would freeze
-    // the thread for good: refuse at once, as a failed flock(2) does in the original.
-    if (heldElsewhere(this.#id, this, mode)) return false
+    if (segment.fileLock === mode) return true
     try {
-      if (segment.lock(mode) !== 'ok') return false
+      return segment.lock(mode) === 'ok'
     } catch (err) {
-      if (err.code === 'ERR_SHMEM_CLOSED' || err.code === 'ERR_INVALID_ARG_VALUE') throw err
-      return false
+      // Blocking for a lock that only another instance of this thread can give up would
+      // freeze the thread for good (segment.lock() sees that and refuses): answer false at
+      // once, as a failed flock(2) does in the original, keeping the lock this one holds.
+      if (err.code === 'ERR_SHMEM_WOULD_DEADLOCK') return false
+      // A failed system call is the original's false too; our own errors are thrown.
+      if (typeof err.errno === 'number' && err.syscall) return false
+      throw err
     }
-    this.#mode = mode
-    return true
   }
 
   async #acquireAsync (mode, options) {
     options = validateObject(options, 'options')
     const segment = this.#segment
     if (segment.closed) throw closedError(`'${segment.name}'`)
-    if (this.#mode === mode) return true
-    const result = await segment.lockAsync(mode, {
-      timeout: options.timeout,
-      signal: options.signal
-    })
-    if (result !== 'ok') return false
-    this.#mode = mode
-    return true
+    if (segment.fileLock === mode) return true
+    const lockOptions = {}
+    if (options.timeout !== undefined) lockOptions.timeout = options.timeout
+    if (options.signal !== undefined) lockOptions.signal = options.signal
+    return (await segment.lockAsync(mode, lockOptions)) === 'ok'
   }
 
   /**
@@ -185,8 +127,8 @@ class mmapIPC { // eslint-disable-line camelcase
   removeLock () {
     const segment = this.#segment
     if (segment.closed) throw closedError(`'${segment.name}'`)
-    segment.unlock()
-    this.#mode = null
+    // Nothing held is fine, as flock(LOCK_UN) is.
+    if (segment.fileLock !== null) segment.unlock()
     return true
   }
 
@@ -195,10 +137,7 @@ class mmapIPC { // eslint-disable-line camelcase
    * The object stays: remove it with unlink() or shmem.unlink(name). Idempotent.
    */
   close () {
-    if (this.#segment.closed) return
-    this.#mode = null
     this.#segment.close()
-    unregister(this.#id, this.#ref)
   }
 
   /** (shmem's addition) shm_unlink(3) of the name; false when it was already gone. */
