@@ -5,7 +5,8 @@
  *   const shmmap = require('shmem/compat/shmmap')   // was: require('shmmap')
  *
  * create() makes a POSIX object under a fresh key and maps it; other processes open it with
- * read() or read_write(); the creating process unlinks its keys on release() or at exit.
+ * read() or read_write(); the creating process unlinks its keys on release() or when it ends
+ * (shmem's autoUnlink: at exit, and on SIGINT, SIGTERM and SIGHUP too).
  * What differs from the original, and why, is in docs/migrating.md.
  */
 
@@ -49,7 +50,8 @@ function create (byteLength) {
     const key = `/shmmap-${process.pid}-${++counter}-${crypto.randomBytes(4).toString('hex')}`
     let segment
     try {
-      segment = shmem.create(key, byteLength)
+      // The creator owns the name: it goes on release() (close), at exit or on a signal.
+      segment = shmem.create(key, byteLength, { autoUnlink: true })
     } catch (err) {
       if (err.code === 'EEXIST') continue
       throw err
@@ -82,24 +84,17 @@ function read_write (key, byteLength) { // eslint-disable-line camelcase
  * Releases this process's hold on key: unmaps every Buffer create(), read() and read_write()
  * gave it for key (they become detached: length 0), and unlinks the key if this process
  * created it. Other processes keep their mappings. Returns undefined.
+ * (The creator's Segment is the one that owns the name, so closing it unlinks.)
  */
 function release (key) {
   key = validateKey(key)
   const h = held.get(key)
   if (h === undefined) return undefined
   held.delete(key)
+  // Closing the creator's own Segment unlinks the key (autoUnlink), and only if the name
+  // still denotes the object it created.
   for (const segment of h.segments) segment.close()
-  if (h.created) shmem.unlink(key)
   return undefined
 }
-
-process.on('exit', () => {
-  for (const [key, h] of held) {
-    if (!h.created) continue
-    try {
-      shmem.unlink(key)
-    } catch {}
-  }
-})
 
 module.exports = { create, read, read_write, release } // eslint-disable-line camelcase

@@ -5,6 +5,7 @@
 const { test } = require('node:test')
 const assert = require('assert')
 const fs = require('fs')
+const { spawn } = require('child_process')
 const { shmem, trackPosix, runNode, runSnippet, fixture } = require('./helpers')
 const seeds = require('./fixtures/compat-seeds')
 const shmmap = require('../compat/shmmap')
@@ -112,4 +113,29 @@ test('seed: parent.js and child.js print the three lines of the Results block', 
   assert.strictEqual(lines[2], expected[2])
   // The parent created the segment; it unlinked it when it exited.
   assert.deepStrictEqual(leftovers(r.pid), [])
+})
+
+test('the creator\'s keys go on SIGTERM too (autoUnlink)', async (t) => {
+  const child = spawn(process.execPath, ['-e', `
+    const shmmap = require(${JSON.stringify(require.resolve('../compat/shmmap'))})
+    const [key] = shmmap.create(64)
+    console.log('KEY ' + key)
+    setInterval(() => {}, 1000)
+  `], { stdio: ['ignore', 'pipe', 'pipe'] })
+  t.after(() => child.kill('SIGKILL'))
+  let out = ''
+  const key = await new Promise((resolve, reject) => {
+    child.stdout.on('data', (d) => {
+      out += d
+      const m = /^KEY (\S+)$/m.exec(out)
+      if (m) resolve(m[1])
+    })
+    child.on('close', () => reject(new Error('exited before printing its key')))
+  })
+  trackPosix(key)
+  assert.ok(fs.existsSync(`/dev/shm${key}`))
+  child.kill('SIGTERM')
+  const [, signal] = await new Promise((resolve) => child.on('close', (...a) => resolve(a)))
+  assert.strictEqual(signal, 'SIGTERM')
+  assert.ok(!fs.existsSync(`/dev/shm${key}`))
 })
