@@ -279,3 +279,45 @@ test('seed: the Cleanup block (shm.detachAll()) removes what the process created
   // POSIX objects are not destroyed by cleanup, as the README says.
   assert.ok(fs.existsSync(`/dev/shm${name}`))
 })
+
+test('seed: the inline examples of "System V vs POSIX" create what the README says', { skip }, async (t) => {
+  // shm.create(100, 'Buffer', '/test'), shm.create(100, 'Buffer', 1234) and shm.create(100):
+  // the calls with literal arguments, taken from the seed's inline code.
+  const text = seeds.readSeed(SEED)
+  const section = text.slice(text.indexOf('# System V vs POSIX'), text.indexOf('# API'))
+  const calls = [...section.matchAll(/`(shm\.create\([^`]*\))`/g)].map((m) => m[1])
+  assert.strictEqual(calls.length, 3, calls.join(' '))
+
+  // '/test' and key 1234 are fixed: runs of this test take turns through a machine-wide lock,
+  // and a '/test' or key 1234 that exists before we start is someone else's: then we skip.
+  const release = await seeds.machineLock('compat-sta-fixed-names')
+  t.after(release)
+  if (fs.existsSync('/dev/shm/test') || sysvSegments().some((s) => s.key === 1234)) {
+    t.skip("'/dev/shm/test' or System V key 1234 exists and is not this test's")
+    return
+  }
+  t.after(() => {
+    shmem.unlink('/test')
+    shmem.sysv.remove(1234)
+  })
+  const ws = seeds.workspace()
+  t.after(() => ws.remove())
+  const file = ws.write('inline.js', [
+    "const shm = require('shmem/compat/shm-typed-array')",
+    ...calls.map((c, i) => `const r${i} = ${c}`),
+    `for (const r of [${calls.map((c, i) => `r${i}`).join(', ')}]) {`,
+    '  console.log(`${r.constructor.name} ${r.length} ${r.key}`)',
+    '}',
+    "console.log(require('fs').statSync('/dev/shm/test').size)",
+    "console.log(shm.destroy('/test'), shm.destroy(1234), shm.destroy(r2.key))"
+  ].join('\n'))
+  const r = await runNode(file)
+  assert.strictEqual(r.code, 0, r.stderr)
+  const lines = r.stdout.trim().split('\n')
+  assert.strictEqual(lines[0], 'Buffer 100 undefined') // POSIX: /dev/shm/test
+  assert.strictEqual(lines[1], 'Buffer 100 1234') // System V, key 1234
+  assert.match(lines[2], /^Buffer 100 \d+$/) // System V, a generated key
+  assert.strictEqual(lines[3], '108') // 100 bytes after the 8-byte size header
+  assert.strictEqual(lines[4], 'true true true')
+  assert.ok(!fs.existsSync('/dev/shm/test'))
+})
