@@ -212,9 +212,12 @@ function detachSysv (key, forceDestroy) {
   validateKey(key)
   const r = records.get(key)
   if (r === undefined || attached(r).length === 0) {
-    // Not attached here: the original removes it only when asked to force.
+    // Not attached here: the original removes it only when asked to force. One this process
+    // attached before is removed by its id, so a newer segment under the key is left alone.
     if (!forceDestroy) return -1
-    return shmem.sysv.remove(toKeyT(key)) ? 0 : -1
+    if (r === undefined) return shmem.sysv.remove(toKeyT(key)) ? 0 : -1
+    records.delete(key)
+    return removeSysv(r) ? 0 : -1
   }
   const others = closeSysv(r)
   if (others === -1) {

@@ -59,6 +59,19 @@ test('System V: create with a generated key, get, null on an existing key, detac
   assert.strictEqual(shm.destroy(buf.key), false)
 })
 
+test('System V: detach counts the attachments left; forceDestroy later removes it by id', (t) => {
+  const a = shm.create(4096)
+  t.after(() => shmem.sysv.remove(a.key | 0))
+  const other = shmem.sysv.open(a.key | 0) // an attachment this module does not know of
+  t.after(() => other.close())
+  assert.strictEqual(shm.detach(a.key), 1)
+  assert.strictEqual(other.buffer.length, 4096) // still attached elsewhere: not removed
+  assert.strictEqual(shm.detach(a.key), -1) // nothing of ours attached any more
+  assert.strictEqual(shm.detach(a.key, true), 0)
+  assert.strictEqual(shm.get(a.key), null) // the key is gone; `other` keeps its memory
+  assert.strictEqual(other.buffer.length, 4096)
+})
+
 test('System V: a given key, every type, perm as octal digits', (t) => {
   for (const [i, type] of TYPES.entries()) {
     // A random key; null means someone else has it, so draw again (never touch theirs).
