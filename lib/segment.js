@@ -339,6 +339,13 @@ class Segment {
       throw coded(Error, 'ERR_SHMEM_LOCK_PENDING',
         `A lockAsync() on the segment ${this.#describe()} is still waiting`)
     }
+    // flock(2) converts a held lock by dropping it and then asking anew, and a failed
+    // non-blocking ask leaves nothing held. Say so in the state rather than pretend: the old
+    // lock is released first, and the Segment holds the new one or none.
+    if (this.#fileLock !== null && this.#fileLock !== mode) {
+      binding.flockRelease(this.#handle)
+      this.#forgetFileLock()
+    }
     return m
   }
 
@@ -390,6 +397,7 @@ class Segment {
   lock (mode, options) {
     const m = this.#lockable(mode)
     const timeout = waiting.syncOptions(options)
+    if (this.#fileLock === mode) return 'ok'
     if (timeout === Infinity && this.#heldHereAgainst(mode) !== null) {
       throw coded(Error, 'ERR_SHMEM_WOULD_DEADLOCK',
         `Another Segment of ${this.#describe()} in this thread holds a lock that excludes ` +
@@ -404,6 +412,7 @@ class Segment {
   /** Takes the file lock if no other open file description holds a conflicting one. */
   tryLock (mode) {
     const m = this.#lockable(mode)
+    if (this.#fileLock === mode) return true
     if (!binding.flockTry(this.#handle, m)) return false
     this.#took(mode)
     return true
@@ -422,6 +431,7 @@ class Segment {
       return Promise.reject(err)
     }
     if (signal !== undefined && signal.aborted) return Promise.reject(waiting.abortError(signal))
+    if (this.#fileLock === mode) return Promise.resolve('ok')
     if (binding.flockTry(this.#handle, m)) {
       this.#took(mode)
       return Promise.resolve('ok')
