@@ -206,7 +206,8 @@ int shmem_flock_until(int fd, shmem_flock_mode_t mode, int64_t deadline_ns,
 /* The calling thread's kernel id (gettid), unique among live threads of a PID namespace. */
 int32_t shmem_thread_id(void);
 /* The thread's start time in clock ticks since boot (field 22 of /proc/<tid>/stat): with the
- * id it names a thread for good, since ids are reused. -ESRCH when no such thread lives. */
+ * id it names a thread for good, since ids are reused. -ESRCH when no such thread lives
+ * (also for a zombie: a killed process its parent has not yet reaped). */
 int shmem_thread_start_time(int32_t tid, uint64_t *start);
 /* 1 when thread tid lives and started at start (start 0: any start), 0 when it is gone. Where
  * it cannot tell (no /proc) it answers 1: a lock is never taken from an owner on a guess. */

@@ -50,6 +50,7 @@ const W_RECOVERIES = 7
 const W_DRAIN = 8 // bumped when a reader leaves while a writer (or a reader) waits
 const W_SLOTS = 9 // the number of reader slots
 const W_DRAIN_WAITERS = 10
+const W_WRITE_HELD = 11 // 1 once the writer has waited out the readers: it holds the lock
 const SLOT_BASE = 16 // reader slots: [tid, start lo, start hi, reserved] each
 const SLOT_WORDS = 4
 const RW_SLOTS = 64
@@ -151,13 +152,20 @@ function clearRecord (i, rec) {
   i[rec + 2] = 0
 }
 
+// A recorded start time (clock ticks since boot; 2^53 ticks is 2.8 million years at 100 Hz).
+function startAt (i, at, what) {
+  const hi = i[at + 1] >>> 0
+  if (hi >= 0x200000) throw badState(what, `start time word 0x${hi.toString(16)}`)
+  return hi * 0x100000000 + (i[at] >>> 0)
+}
+
 // Is the owner in word value s (with its record at rec) gone for good? The record names the
 // thread with its start time once the owner has written it; before that (the owner died, or
 // is, between its CAS and its record) only the id can be checked.
-function ownerGone (i, s, rec) {
+function ownerGone (i, s, rec, what) {
   const tid = s & TID_MASK
   let start = 0
-  if (i[rec] === tid) start = (i[rec + 2] >>> 0) * 0x100000000 + (i[rec + 1] >>> 0)
+  if (i[rec] === tid) start = startAt(i, rec + 1, what)
   if (tid === TID && start !== 0 && start !== START) return true // our id, an earlier thread
   return !binding.threadAlive(tid, start)
 }
@@ -189,7 +197,7 @@ function ownerStep (i, word, rec, what, checkDead) {
       continue
     }
     const who = ownerOf(i, s, rec, what)
-    if (who !== 'mine' && checkDead && ownerGone(i, s, rec)) {
+    if (who !== 'mine' && checkDead && ownerGone(i, s, rec, what)) {
       if (Atomics.compareExchange(i, word, s, TID | (s & WAITERS)) === s) {
         writeRecord(i, rec)
         Atomics.add(i, W_RECOVERIES, 1)
@@ -284,11 +292,12 @@ class Mutex extends LockBase {
    */
   lock (options) {
     const i = this.words()
+    const timeout = options === undefined ? Infinity : waiting.syncOptions(options)
     if (Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
       writeRecord(i, W_OWNER)
       return 'ok'
     }
-    const deadline = deadlineOf(waiting.syncOptions(options))
+    const deadline = deadlineOf(timeout)
     for (let k = 0; k < SPIN; k++) {
       if (Atomics.load(i, W_STATE) === 0 && Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
         writeRecord(i, W_OWNER)
@@ -320,7 +329,7 @@ class Mutex extends LockBase {
       writeRecord(i, W_OWNER)
       return 'ok'
     }
-    if (ownerOf(i, s, W_OWNER, 'Mutex') !== 'taken' || !ownerGone(i, s, W_OWNER)) return 'busy'
+    if (ownerOf(i, s, W_OWNER, 'Mutex') !== 'taken' || !ownerGone(i, s, W_OWNER, this.what)) return 'busy'
     if (Atomics.compareExchange(i, W_STATE, s, TID | (s & WAITERS)) !== s) return 'busy'
     writeRecord(i, W_OWNER)
     Atomics.add(i, W_RECOVERIES, 1)
@@ -437,6 +446,7 @@ class RwLock extends LockBase {
     const i = placed.view
     checkHeader(i, RWLOCK_MAGIC, RWLOCK_BYTES, 'RwLock')
     if (Atomics.load(i, W_SLOTS) !== RW_SLOTS) throw badState('RwLock', 'wrong slot count')
+    if ((Atomics.load(i, W_WRITE_HELD) & ~1) !== 0) throw badState('RwLock', 'writer flag')
     checkOwnerWord(Atomics.load(i, W_STATE), 'RwLock')
     checkTid(i[W_OWNER], 'RwLock')
     for (let k = 0; k < RW_SLOTS; k++) checkTid(Atomics.load(i, slotAt(k)), 'RwLock')
@@ -451,7 +461,7 @@ class RwLock extends LockBase {
       const t = Atomics.load(i, at)
       if (t === 0) continue
       checkTid(t, 'RwLock')
-      const start = (i[at + 2] >>> 0) * 0x100000000 + (i[at + 1] >>> 0)
+      const start = startAt(i, at + 1, 'RwLock')
       const gone = t === TID ? (start !== 0 && start !== START) : !binding.threadAlive(t, start)
       if (gone && Atomics.compareExchange(i, at, t, 0) === t) reaped = true
     }
@@ -523,10 +533,11 @@ class RwLock extends LockBase {
       const s = Atomics.load(i, W_STATE)
       if (s === 0) return { retry: true }
       const who = ownerOf(i, s, W_OWNER, 'RwLock')
-      if (who !== 'mine' && checkDead && ownerGone(i, s, W_OWNER)) {
+      if (who !== 'mine' && checkDead && ownerGone(i, s, W_OWNER, this.what)) {
         // A dead writer: free the word and wake everyone; the data may be half-written.
         if (Atomics.compareExchange(i, W_STATE, s, 0) === s) {
           clearRecord(i, W_OWNER)
+          Atomics.store(i, W_WRITE_HELD, 0)
           Atomics.add(i, W_RECOVERIES, 1)
           binding.futexWake(this.handle, this.base + W_STATE * 4, INT32_MAX)
           return { retry: true, recovered: true }
@@ -608,6 +619,14 @@ class RwLock extends LockBase {
     }
   }
 
+  // Gives the writer word back, if this thread still has it (a drain that gave up).
+  #releaseWriter (i) {
+    const s = Atomics.load(i, W_STATE)
+    if ((s & TID_MASK) !== TID || !recordIsMine(i, W_OWNER)) return
+    Atomics.store(i, W_WRITE_HELD, 0)
+    releaseOwner(this, i, W_STATE, W_OWNER, true)
+  }
+
   // The writer holds the word; wait until no reader holds a slot. 'ok', or 'timed-out' (the
   // word is released again), or throws.
   #drainSync (i, deadline) {
@@ -617,11 +636,11 @@ class RwLock extends LockBase {
       if (!this.#anyReader(i)) return 'ok'
       if (checkDead && this.#reapReaders(i)) continue
       if (deadline === Infinity && this.#readByMe(i)) {
-        releaseOwner(this, i, W_STATE, W_OWNER, true)
+        this.#releaseWriter(i)
         throw deadlock('RwLock (as reader)')
       }
       if (remaining(deadline) === 0) {
-        releaseOwner(this, i, W_STATE, W_OWNER, true)
+        this.#releaseWriter(i)
         return 'timed-out'
       }
       checkDead = this.sleep(W_DRAIN, seq, deadline) === TIMED_OUT
@@ -635,14 +654,14 @@ class RwLock extends LockBase {
       if (!this.#anyReader(i)) return 'ok'
       if (checkDead && this.#reapReaders(i)) continue
       if (remaining(deadline) === 0) {
-        releaseOwner(this, i, W_STATE, W_OWNER, true)
+        this.#releaseWriter(i)
         return 'timed-out'
       }
       let r
       try {
         r = await this.sleepAsync(W_DRAIN, seq, deadline, signal)
       } catch (err) {
-        if (this.view.length !== 0) releaseOwner(this, i, W_STATE, W_OWNER, true)
+        if (this.view.length !== 0) this.#releaseWriter(i)
         throw err
       }
       checkDead = r === TIMED_OUT
@@ -674,8 +693,11 @@ class RwLock extends LockBase {
           Atomics.load(i, W_STATE) === value
       }
     }
+    Atomics.store(i, W_WRITE_HELD, 0) // taken over from a dead writer: not held until drained
     const d = this.#drainSync(i, deadline)
-    return d === 'ok' ? result : d
+    if (d !== 'ok') return d
+    Atomics.store(i, W_WRITE_HELD, 1)
+    return result
   }
 
   /** The write lock if it can be had now: 'ok' | 'recovered' | 'busy'. */
@@ -685,7 +707,7 @@ class RwLock extends LockBase {
     let result
     if (s === 0 && Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
       result = 'ok'
-    } else if (ownerOf(i, s, W_OWNER, 'RwLock') === 'taken' && ownerGone(i, s, W_OWNER) &&
+    } else if (ownerOf(i, s, W_OWNER, 'RwLock') === 'taken' && ownerGone(i, s, W_OWNER, this.what) &&
                Atomics.compareExchange(i, W_STATE, s, TID | (s & WAITERS)) === s) {
       Atomics.add(i, W_RECOVERIES, 1)
       result = 'recovered'
@@ -693,11 +715,13 @@ class RwLock extends LockBase {
       return 'busy'
     }
     writeRecord(i, W_OWNER)
+    Atomics.store(i, W_WRITE_HELD, 0)
     if (this.#anyReader(i)) this.#reapReaders(i)
     if (this.#anyReader(i)) {
-      releaseOwner(this, i, W_STATE, W_OWNER, true)
+      this.#releaseWriter(i)
       return 'busy'
     }
+    Atomics.store(i, W_WRITE_HELD, 1)
     return result
   }
 
@@ -733,15 +757,22 @@ class RwLock extends LockBase {
         checkDead = slept === TIMED_OUT && Atomics.load(i, W_STATE) === value
       }
     }
+    Atomics.store(i, W_WRITE_HELD, 0)
     const d = await this.#drainAsync(i, deadline, signal)
-    return d === 'ok' ? result : d
+    if (d !== 'ok') return d
+    Atomics.store(i, W_WRITE_HELD, 1)
+    return result
   }
 
   /** Releases this thread's write lock, or else one of its read locks. */
   unlock () {
     const i = this.words()
     const s = Atomics.load(i, W_STATE)
-    if (s !== 0 && (s & TID_MASK) === TID && recordIsMine(i, W_OWNER)) {
+    // The write lock only once it is held: a writer of this thread still waiting for readers
+    // to leave has the word, but not the lock, and a read lock of this thread is released.
+    if (s !== 0 && (s & TID_MASK) === TID && recordIsMine(i, W_OWNER) &&
+        Atomics.load(i, W_WRITE_HELD) === 1) {
+      Atomics.store(i, W_WRITE_HELD, 0)
       releaseOwner(this, i, W_STATE, W_OWNER, true)
       return
     }
@@ -838,8 +869,9 @@ class Semaphore extends LockBase {
   /** Takes one unit, blocking while the count is 0: 'ok' | 'timed-out'. */
   wait (options) {
     const i = this.words()
+    const timeout = options === undefined ? Infinity : waiting.syncOptions(options)
     if (this.#take(i)) return 'ok'
-    const deadline = deadlineOf(waiting.syncOptions(options))
+    const deadline = deadlineOf(timeout)
     for (let k = 0; k < SPIN; k++) if (this.#take(i)) return 'ok'
     for (;;) {
       if (this.#take(i)) return 'ok'

@@ -397,7 +397,6 @@ class Segment {
   lock (mode, options) {
     const m = this.#lockable(mode)
     const timeout = waiting.syncOptions(options)
-    if (this.#fileLock === mode) return 'ok'
     if (timeout === Infinity && this.#heldHereAgainst(mode) !== null) {
       throw coded(Error, 'ERR_SHMEM_WOULD_DEADLOCK',
         `Another Segment of ${this.#describe()} in this thread holds a lock that excludes ` +
@@ -412,7 +411,6 @@ class Segment {
   /** Takes the file lock if no other open file description holds a conflicting one. */
   tryLock (mode) {
     const m = this.#lockable(mode)
-    if (this.#fileLock === mode) return true
     if (!binding.flockTry(this.#handle, m)) return false
     this.#took(mode)
     return true
@@ -431,7 +429,6 @@ class Segment {
       return Promise.reject(err)
     }
     if (signal !== undefined && signal.aborted) return Promise.reject(waiting.abortError(signal))
-    if (this.#fileLock === mode) return Promise.resolve('ok')
     if (binding.flockTry(this.#handle, m)) {
       this.#took(mode)
       return Promise.resolve('ok')

@@ -79,6 +79,9 @@ int shmem_thread_start_time(int32_t tid, uint64_t *start) {
   char *p = strrchr(buf, ')');
   if (p == NULL) return -EIO;
   p++;
+  /* Field 3, the state: a zombie (killed, not yet reaped by its parent) or a dead task has
+   * ended for good, although its /proc entry is still there. */
+  if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X' || p[1] == 'x')) return -ESRCH;
   /* Field 3 follows; the start time is field 22, 19 fields further on. */
   for (int field = 3; field < 22; field++) {
     p = strchr(p + 1, ' ');

@@ -1,0 +1,71 @@
+/* What the locks need from the core: flock on open file descriptions, and thread liveness. */
+#include "check.h"
+#include "internal.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void test_flock(void) {
+  char path[] = "/tmp/shmem-test-lock-XXXXXX";
+  int a = mkstemp(path);
+  if (!CHECK(a >= 0)) return;
+  int b = open(path, O_RDWR | O_CLOEXEC);
+  CHECK(b >= 0);
+  CHECK_ERR(shmem_flock(a, SHMEM_FLOCK_EXCLUSIVE, 1), 0);
+  /* Another open file description of the same file, in the same process, is excluded. */
+  CHECK_ERR(shmem_flock(b, SHMEM_FLOCK_SHARED, 1), -EAGAIN);
+  int64_t start = shmem_now_ns();
+  CHECK_ERR(shmem_flock_until(b, SHMEM_FLOCK_EXCLUSIVE, start + 20 * 1000000, NULL), -ETIMEDOUT);
+  CHECK(shmem_now_ns() - start >= 19 * 1000000);
+  volatile int cancel = 1;
+  CHECK_ERR(shmem_flock_until(b, SHMEM_FLOCK_EXCLUSIVE, -1, &cancel), -ECANCELED);
+  CHECK_ERR(shmem_flock(a, SHMEM_FLOCK_UNLOCK, 1), 0);
+  CHECK_ERR(shmem_flock_until(b, SHMEM_FLOCK_SHARED, shmem_now_ns() + 1000000, NULL), 0);
+  CHECK_ERR(shmem_flock(a, SHMEM_FLOCK_SHARED, 1), 0);
+  CHECK_ERR(shmem_flock(a, (shmem_flock_mode_t)9, 1), -EINVAL);
+  CHECK_ERR(shmem_flock(-1, SHMEM_FLOCK_SHARED, 1), -EBADF);
+  close(a);
+  close(b);
+  unlink(path);
+}
+
+static void test_thread_identity(void) {
+  int32_t tid = shmem_thread_id();
+  CHECK(tid > 0);
+  uint64_t start = 0;
+  CHECK_ERR(shmem_thread_start_time(tid, &start), 0);
+  CHECK(start > 0);
+  CHECK_EQ_INT(shmem_thread_alive(tid, start), 1);
+  CHECK_EQ_INT(shmem_thread_alive(tid, 0), 1);
+  CHECK_EQ_INT(shmem_thread_alive(tid, start + 1), 0); /* the same id, another thread */
+  CHECK_EQ_INT(shmem_thread_alive(0, 0), 0);
+  CHECK_EQ_INT(shmem_thread_alive(-5, 0), 0);
+
+  /* A killed child is dead while it is a zombie, before its parent reaps it. */
+  pid_t pid = fork();
+  if (pid == 0) {
+    pause();
+    _exit(0);
+  }
+  uint64_t child_start = 0;
+  for (int i = 0; i < 100 && shmem_thread_start_time(pid, &child_start) != 0; i++) usleep(1000);
+  CHECK_EQ_INT(shmem_thread_alive(pid, child_start), 1);
+  kill(pid, SIGKILL);
+  int dead = 0;
+  for (int i = 0; i < 1000 && !dead; i++) {
+    dead = shmem_thread_alive(pid, child_start) == 0;
+    if (!dead) usleep(1000);
+  }
+  CHECK(dead);
+  waitpid(pid, NULL, 0);
+  CHECK_EQ_INT(shmem_thread_alive(pid, child_start), 0);
+}
+
+int main(void) {
+  test_flock();
+  test_thread_identity();
+  return CHECK_REPORT();
+}
