@@ -3,12 +3,14 @@
     {
       "target_name": "shmem",
       "sources": [
+        "src/channel.c",
         "src/error.c",
         "src/futex.c",
         "src/memory.c",
         "src/segment.c",
         "src/sysv.c",
         "src/napi/binding.c",
+        "src/napi/channel.c",
         "src/napi/constants.c",
         "src/napi/segment.c",
         "src/napi/util.c"

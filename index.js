@@ -8,6 +8,7 @@ const binding = require('./lib/binding')
 const { Segment } = require('./lib/segment')
 const { create, open, openOrCreate, unlink, memfd, fromFd, mapFile, sysv } = require('./lib/open')
 const { map } = require('./lib/map')
+const { Channel } = require('./lib/channel')
 
 const constants = Object.freeze({ ...binding.constants })
 
@@ -24,5 +25,6 @@ module.exports = {
   constants,
   pageSize: binding.pageSize,
   hugePageSize: binding.hugePageSize,
-  Segment
+  Segment,
+  Channel
 }

@@ -17,6 +17,7 @@ export const {
   constants,
   pageSize,
   hugePageSize,
-  Segment
+  Segment,
+  Channel
 } = shmem
 export default shmem

@@ -28,6 +28,9 @@ const ADVICE_NUMBERS = new Set(Object.values(ADVICE))
 // Only the factories in this package make Segments; the token keeps `new Segment()` out.
 const kConstruct = Symbol('shmem.Segment')
 
+// The native handle of a Segment, for other parts of this package (channels) only.
+let handleOf
+
 class Segment {
   #handle
   #name
@@ -41,6 +44,10 @@ class Segment {
   #closed = false
   #arrayBuffer = null
   #buffer = null
+
+  static {
+    handleOf = (segment) => segment.#handle
+  }
 
   /** @private Use shmem.create(), shmem.open() and the other factories. */
   constructor (token, handle, name) {
@@ -315,4 +322,4 @@ function makeSegment (handle, name) {
   return new Segment(kConstruct, handle, name)
 }
 
-module.exports = { Segment, makeSegment, ADVICE }
+module.exports = { Segment, makeSegment, ADVICE, handleOf }

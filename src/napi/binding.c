@@ -523,5 +523,6 @@ NAPI_MODULE_INIT() {
     NAPI_CALL(env, napi_set_named_property(env, exports, fns[i].name, fn));
   }
   NAPI_CALL(env, shmem_napi_constants(env, exports));
+  NAPI_CALL(env, shmem_napi_channel_init(env, exports));
   return exports;
 }

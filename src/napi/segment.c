@@ -17,6 +17,8 @@ typedef struct segment_handle_s {
   shmem_segment_t seg;
   uint32_t refs;  /* the JS handle, plus one per live ArrayBuffer */
   bool closed;
+  uint32_t pins;  /* native users of the mapping (channels): close() leaves it mapped for them */
+  bool unmap_deferred;
   ab_link_t *abs; /* the live ArrayBuffers over the mapping */
   char *path;     /* what error messages name: "/name", a file's path; may be NULL */
 } segment_handle_t;
@@ -192,9 +194,30 @@ napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
   }
   /* If an ArrayBuffer could not be detached, JS can still reach the memory: leave it mapped
    * until the last ArrayBuffer is collected rather than let a touch fault. */
-  if (all_detached) shmem_segment_close(&h->seg);
+  if (all_detached && h->pins == 0) shmem_segment_close(&h->seg);
+  else if (all_detached) h->unmap_deferred = true;
   return NULL;
 }
+
+/* Pins: a native user (a channel and its waiter threads) keeps the mapping while it works;
+ * a close() in between detaches the JS views at once and unmaps at the last unpin. */
+segment_handle_t *shmem_napi_segment_pin(napi_env env, napi_value v) {
+  segment_handle_t *h = shmem_napi_handle(env, v, true);
+  if (h == NULL) return NULL;
+  h->refs++;
+  h->pins++;
+  return h;
+}
+
+void shmem_napi_segment_unpin(segment_handle_t *h) {
+  if (--h->pins == 0 && h->unmap_deferred) {
+    h->unmap_deferred = false;
+    shmem_segment_close(&h->seg);
+  }
+  handle_release(h);
+}
+
+bool shmem_napi_segment_is_closed(const segment_handle_t *h) { return h->closed; }
 
 /* unlink(handle): removes the name (shm_unlink, IPC_RMID); false when already gone. Works on
  * a closed segment too: it acts on the name, not the mapping. */
