@@ -202,7 +202,7 @@ int shmem_futex_wake(const uint32_t *addr, int count);
 #define SHMEM_CHANNEL_RECORD_HEADER 16u  /* bytes in front of every message */
 #define SHMEM_CHANNEL_ALIGN 16u          /* records start on multiples of this */
 #define SHMEM_CHANNEL_MIN_CAPACITY 64u
-#define SHMEM_CHANNEL_MAX_CAPACITY (1ull << 40)
+#define SHMEM_CHANNEL_MAX_CAPACITY (1ull << 30)
 
 typedef enum shmem_channel_kind_e {
   SHMEM_CHANNEL_SPSC = 1, /* one sender, one receiver: no locks at all */

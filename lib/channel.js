@@ -13,7 +13,7 @@ const { validateObject, validateInteger, validateMode } = require('./validate')
 
 const KINDS = { spsc: 1, mpsc: 2, mpmc: 3 }
 const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
-const MAX_CAPACITY = 2 ** 40
+const MAX_CAPACITY = 2 ** 30
 const READ = 0
 const WRITE = 1
 const ETIMEDOUT = 110

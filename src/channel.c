@@ -20,7 +20,10 @@
 #include <string.h>
 #include <unistd.h>
 
-/* Header fields (byte offsets). Each group of hot fields has its own 64-byte line. */
+/* Header fields (byte offsets). Each group of hot fields has its own 64-byte line. Head and
+ * tail are 32-bit byte counters that wrap: every distance between them is taken mod 2^32, and
+ * a capacity of at most 2^30 keeps every distance far below that. 32 bits, so that JavaScript
+ * can move them with Atomics on an Int32Array. */
 #define H_MAGIC 0
 #define H_VERSION 4
 #define H_HEADER_SIZE 8
@@ -169,10 +172,12 @@ static int process_dead(uint32_t pid, uint32_t start, int check_start) {
 
 /* ---- robust spin locks (held for a few instructions, or for a peek on mpmc) ------------- */
 
-/* 0, or -EAGAIN when deadline_ns passes with the lock held by a live process. */
-static int lock_acquire(uint32_t *word, int64_t deadline_ns) {
+/* 0, or -EAGAIN when timeout_ns (< 0: none) passes with the lock held by a live process. The
+ * clock is read only once the lock turned out to be busy. */
+static int lock_acquire(uint32_t *word, int64_t timeout_ns) {
   uint32_t me, start;
   identity(&me, &start);
+  int64_t deadline_ns = -1;
   for (unsigned i = 0;; i++) {
     uint32_t expected = 0;
     if (__atomic_compare_exchange_n(word, &expected, me, 0, ACQ, RLX)) return 0;
@@ -180,6 +185,7 @@ static int lock_acquire(uint32_t *word, int64_t deadline_ns) {
       cpu_relax();
       continue;
     }
+    if (i == 64 && timeout_ns >= 0) deadline_ns = shmem_now_ns() + timeout_ns;
     if ((i & 63) == 0) {
       /* The holder may have died holding it: take it over from a dead pid. */
       if (expected != 0 && expected != me && process_dead(expected, 0, 0) &&
@@ -330,17 +336,17 @@ void shmem_channel_detach(shmem_channel_t *ch) {
 /* ---- the ring ------------------------------------------------------------------------------ */
 
 /* head <= tail, at most a ring apart, both on record boundaries. */
-static inline int span_ok(const shmem_channel_t *ch, uint64_t head, uint64_t tail) {
-  return tail - head <= ch->capacity && ((head | tail) & (SHMEM_CHANNEL_ALIGN - 1)) == 0;
+static inline int span_ok(const shmem_channel_t *ch, uint32_t head, uint32_t tail) {
+  return (uint32_t)(tail - head) <= ch->capacity && ((head | tail) & (SHMEM_CHANNEL_ALIGN - 1)) == 0;
 }
 
 /* Room for a record of span bytes at tail: the padding in front of it (to the ring's end when
  * it would not fit before it), or -1 when the ring is too full. */
-static inline int64_t room_for(const shmem_channel_t *ch, uint64_t head, uint64_t tail,
+static inline int64_t room_for(const shmem_channel_t *ch, uint32_t head, uint32_t tail,
                                uint64_t span) {
   uint64_t off = tail & (ch->capacity - 1);
   uint64_t pad = off + span > ch->capacity ? ch->capacity - off : 0;
-  if (tail + pad + span - head > ch->capacity) return -1;
+  if ((uint32_t)(tail + pad + span - head) > ch->capacity) return -1;
   return (int64_t)pad;
 }
 
@@ -361,9 +367,9 @@ static int reserve_now(shmem_channel_t *ch, uint64_t n) {
   uint64_t span = rec_span(n);
   int multi = ch->kind != SHMEM_CHANNEL_SPSC;
   uint32_t *lock = f32(ch, H_SEND_LOCK);
-  if (multi && lock_acquire(lock, shmem_now_ns() + LOCK_TRY_NS) < 0) return -EAGAIN;
-  uint64_t tail = LOAD(f64(ch, H_TAIL), ACQ);
-  uint64_t head = LOAD(f64(ch, H_HEAD), ACQ);
+  if (multi && lock_acquire(lock, LOCK_TRY_NS) < 0) return -EAGAIN;
+  uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
+  uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
   int r = 0;
   if (!span_ok(ch, head, tail)) {
     r = SHMEM_EBADSTATE;
@@ -378,7 +384,7 @@ static int reserve_now(shmem_channel_t *ch, uint64_t n) {
         skip->pid = skip->start = 0;
         STORE(&skip->state, REC_SKIP, REL);
       }
-      uint64_t pos = tail + (uint64_t)pad;
+      uint32_t pos = (uint32_t)(tail + (uint64_t)pad);
       record_t *rec = rec_at(ch, pos);
       uint32_t pid, start;
       identity(&pid, &start);
@@ -390,7 +396,7 @@ static int reserve_now(shmem_channel_t *ch, uint64_t n) {
       ch->reserve_len = n;
       ch->reserve_published = multi;
       /* spsc publishes at commit; the others publish the reservation now, under the lock. */
-      if (multi) STORE(f64(ch, H_TAIL), pos + span, REL);
+      if (multi) STORE(f32(ch, H_TAIL), (uint32_t)(pos + span), REL);
     }
   }
   if (multi) lock_release(lock);
@@ -407,7 +413,7 @@ static int commit_now(shmem_channel_t *ch, uint64_t len) {
     uint64_t *sent = f64(ch, H_MESSAGES_SENT), *bytes = f64(ch, H_BYTES_SENT);
     STORE(sent, LOAD(sent, RLX) + 1, RLX);
     STORE(bytes, LOAD(bytes, RLX) + len, RLX);
-    STORE(f64(ch, H_TAIL), pos + rec_span(len), REL);
+    STORE(f32(ch, H_TAIL), (uint32_t)(pos + rec_span(len)), REL);
   } else {
     /* The record keeps its reserved span (the tail is past it); what a shorter message does
      * not use becomes a skip record first. */
@@ -492,10 +498,10 @@ static int reserved_dead(shmem_channel_t *ch, uint64_t pos, const record_t *rec)
  * dead senders (the caller is the receiver, or holds the receive lock). 0 with *pos and *len,
  * -EAGAIN when there is none yet, BADSTATE. *moved tells whether the head moved. */
 static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *moved) {
-  uint64_t *headp = f64(ch, H_HEAD);
+  uint32_t *headp = f32(ch, H_HEAD);
   for (;;) {
-    uint64_t head = LOAD(headp, ACQ);
-    uint64_t tail = LOAD(f64(ch, H_TAIL), ACQ);
+    uint32_t head = LOAD(headp, ACQ);
+    uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
     if (!span_ok(ch, head, tail)) return SHMEM_EBADSTATE;
     if (head == tail) return -EAGAIN;
     uint64_t off = head & (ch->capacity - 1);
@@ -504,7 +510,7 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
     uint64_t length = LOAD(&rec->length, RLX);
     uint64_t span = rec_span(length);
     /* Every record lies inside the ring and inside what the tail published. */
-    if (length > ch->capacity || off + span > ch->capacity || span > tail - head) {
+    if (length > ch->capacity || off + span > ch->capacity || span > (uint32_t)(tail - head)) {
       return SHMEM_EBADSTATE;
     }
     switch (state) {
@@ -525,7 +531,7 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
         continue; /* read it again: aborted now, or committed at the last moment */
       case REC_SKIP:
       case REC_ABORTED:
-        STORE(headp, head + span, REL);
+        STORE(headp, (uint32_t)(head + span), REL);
         *moved = 1;
         continue;
       default:
@@ -534,9 +540,9 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
   }
 }
 
-static int recv_lock(shmem_channel_t *ch, int64_t deadline_ns) {
+static int recv_lock(shmem_channel_t *ch, int64_t timeout_ns) {
   if (ch->kind != SHMEM_CHANNEL_MPMC) return 0;
-  return lock_acquire(f32(ch, H_RECV_LOCK), deadline_ns);
+  return lock_acquire(f32(ch, H_RECV_LOCK), timeout_ns);
 }
 
 static void recv_unlock(shmem_channel_t *ch) {
@@ -550,13 +556,13 @@ static void consume(shmem_channel_t *ch, uint64_t next, uint64_t len) {
   uint64_t *msgs = f64(ch, H_MESSAGES_RECEIVED), *bytes = f64(ch, H_BYTES_RECEIVED);
   STORE(msgs, LOAD(msgs, RLX) + 1, RLX);
   STORE(bytes, LOAD(bytes, RLX) + len, RLX);
-  STORE(f64(ch, H_HEAD), next, REL);
+  STORE(f32(ch, H_HEAD), (uint32_t)next, REL);
 }
 
 int shmem_channel_peek(shmem_channel_t *ch, const void **data, uint64_t *len) {
   if (ch->base == NULL) return -EINVAL;
   if (ch->peek_pos != NONE) return -EBUSY;
-  if (recv_lock(ch, shmem_now_ns() + LOCK_TRY_NS) < 0) return -EAGAIN;
+  if (recv_lock(ch, LOCK_TRY_NS) < 0) return -EAGAIN;
   register_receiver(ch);
   uint64_t pos = 0, length = 0;
   int moved = 0;
@@ -568,7 +574,7 @@ int shmem_channel_peek(shmem_channel_t *ch, const void **data, uint64_t *len) {
   }
   ch->peek_pos = pos;
   ch->peek_len = length;
-  ch->peek_next = pos + rec_span(length);
+  ch->peek_next = (uint32_t)(pos + rec_span(length));
   ch->peek_locked = ch->kind == SHMEM_CHANNEL_MPMC;
   *data = (const unsigned char *)rec_at(ch, pos) + HDR;
   *len = length;
@@ -580,7 +586,7 @@ int shmem_channel_release(shmem_channel_t *ch) {
   int r = 0;
   /* Only the receiver moves the head: if it is not where the peek left it, someone else
    * received in between (two receivers on a single-receiver channel, or garbage). */
-  if (LOAD(f64(ch, H_HEAD), ACQ) != ch->peek_pos) r = SHMEM_EBADSTATE;
+  if (LOAD(f32(ch, H_HEAD), ACQ) != ch->peek_pos) r = SHMEM_EBADSTATE;
   else consume(ch, ch->peek_next, ch->peek_len);
   ch->peek_pos = NONE;
   if (ch->peek_locked) recv_unlock(ch);
@@ -626,8 +632,8 @@ int shmem_channel_readable(shmem_channel_t *ch) {
       if (!process_dead(holder, 0, 0)) return 0;
     }
   }
-  uint64_t head = LOAD(f64(ch, H_HEAD), ACQ);
-  uint64_t tail = LOAD(f64(ch, H_TAIL), ACQ);
+  uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
+  uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
   if (head == tail) return 0;
   /* Garbage counts as readable: the receive that follows reports it. */
   if (!span_ok(ch, head, tail)) return 1;
@@ -637,8 +643,8 @@ int shmem_channel_readable(shmem_channel_t *ch) {
 }
 
 static int writable(shmem_channel_t *ch, uint64_t n) {
-  uint64_t tail = LOAD(f64(ch, H_TAIL), ACQ);
-  uint64_t head = LOAD(f64(ch, H_HEAD), ACQ);
+  uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
+  uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
   if (!span_ok(ch, head, tail)) return 1;
   return room_for(ch, head, tail, rec_span(n)) >= 0;
 }
@@ -733,10 +739,10 @@ int shmem_channel_receive_wait(shmem_channel_t *ch, void *buf, uint64_t buf_size
 void shmem_channel_stats(shmem_channel_t *ch, shmem_channel_stats_t *st) {
   memset(st, 0, sizeof(*st));
   if (ch->base == NULL) return;
-  uint64_t head = LOAD(f64(ch, H_HEAD), ACQ);
-  uint64_t tail = LOAD(f64(ch, H_TAIL), ACQ);
+  uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
+  uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
   st->capacity = ch->capacity;
-  st->used = tail - head <= ch->capacity ? tail - head : ch->capacity;
+  st->used = (uint32_t)(tail - head) <= ch->capacity ? (uint32_t)(tail - head) : ch->capacity;
   st->messages_sent = LOAD(f64(ch, H_MESSAGES_SENT), RLX);
   st->bytes_sent = LOAD(f64(ch, H_BYTES_SENT), RLX);
   st->messages_received = LOAD(f64(ch, H_MESSAGES_RECEIVED), RLX);

@@ -327,7 +327,7 @@ static napi_value byte_length(napi_env env, napi_callback_info info) {
   int r = shmem_channel_byte_length(&o, &n);
   if (r < 0) {
     shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                     "The channel options are out of range: the capacity must be 1 to 2^40 "
+                     "The channel options are out of range: the capacity must be 1 to 2^30 "
                      "bytes and maxMessageSize at most half the (rounded) capacity less 16");
     return NULL;
   }
