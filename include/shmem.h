@@ -282,6 +282,8 @@ int shmem_channel_abort(shmem_channel_t *ch);
  * On mpmc a peek holds the receive lock: release it soon. */
 int shmem_channel_peek(shmem_channel_t *ch, const void **data, uint64_t *len);
 int shmem_channel_release(shmem_channel_t *ch);
+/* Ends a peek without consuming: the message stays the next one. */
+int shmem_channel_unpeek(shmem_channel_t *ch);
 
 /* Waits until a message may be there (1) or there is room for n bytes (2) without taking it:
  * 0, -ETIMEDOUT, -ECANCELED when *cancel became nonzero (see shmem_channel_interrupt). */
@@ -292,6 +294,11 @@ int shmem_channel_wait_writable(shmem_channel_t *ch, uint64_t n, int64_t deadlin
 /* Wakes every waiter of this channel in this and other processes (they re-check and, when
  * their cancel flag is set, return -ECANCELED). */
 void shmem_channel_interrupt(shmem_channel_t *ch);
+/* Wakes the receivers (SHMEM_CHANNEL_NOTIFY_READERS) or senders (..._WRITERS) that sleep on
+ * this channel, when any do. For code that moves the head or tail itself (the JS fast path). */
+#define SHMEM_CHANNEL_NOTIFY_READERS 1
+#define SHMEM_CHANNEL_NOTIFY_WRITERS 2
+void shmem_channel_notify(shmem_channel_t *ch, int which);
 
 void shmem_channel_stats(shmem_channel_t *ch, shmem_channel_stats_t *st);
 /* 1 when a committed message is at the head now (a hint: another receiver may take it). */

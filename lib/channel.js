@@ -81,6 +81,21 @@ function validateSignal (options, name) {
   return signal
 }
 
+// receive() copies messages into slices of a pool, as Buffer.allocUnsafe() does.
+const POOL_SIZE = 64 * 1024
+let pool = null
+let poolOffset = 0
+// Buffers over slices of the pool, made the way Node makes its own (its FastBuffer is a
+// Uint8Array subclass whose prototype is Buffer.prototype): Buffer.isBuffer() is true and every
+// Buffer method works, at the cost of a plain typed array instead of Buffer.from()'s checks.
+class PoolBuffer extends Uint8Array {}
+Object.setPrototypeOf(PoolBuffer.prototype, Buffer.prototype)
+PoolBuffer.prototype.constructor = Buffer
+function newPool () {
+  pool = Buffer.allocUnsafeSlow(POOL_SIZE)
+  poolOffset = 0
+}
+
 function isBytes (data) {
   return ArrayBuffer.isView(data) || data instanceof ArrayBuffer
 }
@@ -259,12 +274,25 @@ class Channel {
   receive () {
     this.#check()
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
-    const n = binding.channelPeek(this.#id)
-    if (n < 0) return null
-    const off = this.#out[0]
-    const message = Buffer.allocUnsafe(n)
-    this.#region.copy(message, 0, off, off + n)
-    binding.channelRelease(this.#id)
+    // One native call copies the message straight into a pool of our own (as Buffer's own
+    // pool does for allocUnsafe), and the message is a Buffer over its slice of it.
+    if (pool === null || POOL_SIZE - poolOffset < 1024) newPool()
+    let n = binding.channelReceiveInto(this.#id, pool, poolOffset, true)
+    if (n === -1) return null
+    if (n >= 0) {
+      const message = new PoolBuffer(pool.buffer, pool.byteOffset + poolOffset, n)
+      poolOffset = (poolOffset + n + 7) & ~7
+      return message
+    }
+    n = -2 - n // too long for what is left of the pool: a Buffer of its own
+    if (n <= POOL_SIZE >>> 3) {
+      newPool()
+      return this.receive()
+    }
+    const message = Buffer.allocUnsafeSlow(n)
+    if (binding.channelReceiveInto(this.#id, message, 0, false) !== n) {
+      throw coded(Error, 'ERR_SHMEM_BAD_STATE', 'The channel changed under its receiver')
+    }
     return message
   }
 
@@ -279,7 +307,7 @@ class Channel {
         target)
     }
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
-    const n = binding.channelReceiveInto(this.#id, target)
+    const n = binding.channelReceiveInto(this.#id, target, 0, false)
     return n < 0 ? null : n
   }
 

@@ -321,12 +321,8 @@ static void count_down(uint32_t *word) {
 void shmem_channel_detach(shmem_channel_t *ch) {
   if (ch->base == NULL) return;
   if (ch->reserve_pos != NONE) shmem_channel_abort(ch);
-  if (ch->peek_pos != NONE) {
-    /* The message stays for the next receive: a peek without release consumes nothing. */
-    if (ch->peek_locked) recv_unlock(ch);
-    ch->peek_pos = NONE;
-    ch->peek_locked = 0;
-  }
+  /* The message stays for the next receive: a peek without release consumes nothing. */
+  if (ch->peek_pos != NONE) shmem_channel_unpeek(ch);
   if (ch->is_sender) count_down(f32(ch, H_SENDERS));
   if (ch->is_receiver) count_down(f32(ch, H_RECEIVERS));
   ch->base = ch->ring = NULL;
@@ -595,6 +591,14 @@ int shmem_channel_release(shmem_channel_t *ch) {
   return r;
 }
 
+int shmem_channel_unpeek(shmem_channel_t *ch) {
+  if (ch->base == NULL || ch->peek_pos == NONE) return -EINVAL;
+  ch->peek_pos = NONE;
+  if (ch->peek_locked) recv_unlock(ch);
+  ch->peek_locked = 0;
+  return 0;
+}
+
 int shmem_channel_receive(shmem_channel_t *ch, void *buf, uint64_t buf_size, uint64_t *len) {
   const void *data;
   uint64_t n;
@@ -602,10 +606,7 @@ int shmem_channel_receive(shmem_channel_t *ch, void *buf, uint64_t buf_size, uin
   if (r < 0) return r;
   *len = n;
   if (n > buf_size) {
-    /* Leave the message where it is. */
-    ch->peek_pos = NONE;
-    if (ch->peek_locked) recv_unlock(ch);
-    ch->peek_locked = 0;
+    shmem_channel_unpeek(ch); /* leave the message where it is */
     return -ENOBUFS;
   }
   if (n > 0) memcpy(buf, data, n);
@@ -714,6 +715,12 @@ void shmem_channel_interrupt(shmem_channel_t *ch) {
   shmem_futex_wake(f32(ch, H_DATA_SEQ), INT_MAX);
   __atomic_fetch_add(f32(ch, H_SPACE_SEQ), 1, SEQ);
   shmem_futex_wake(f32(ch, H_SPACE_SEQ), INT_MAX);
+}
+
+void shmem_channel_notify(shmem_channel_t *ch, int which) {
+  if (ch->base == NULL) return;
+  if (which & SHMEM_CHANNEL_NOTIFY_READERS) wake(ch, H_DATA_SEQ, H_DATA_WAITERS);
+  if (which & SHMEM_CHANNEL_NOTIFY_WRITERS) wake(ch, H_SPACE_SEQ, H_SPACE_WAITERS);
 }
 
 int shmem_channel_send_wait(shmem_channel_t *ch, const void *data, uint64_t len,

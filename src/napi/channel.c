@@ -526,23 +526,30 @@ static napi_value channel_release(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* receiveInto(id, target) -> bytes written, or -1 when there is no message. A target too
- * small is a RangeError and the message stays. */
+/* receiveInto(id, target, offset, quiet) -> bytes written at target + offset, or -1 when there
+ * is no message. A target too small is a RangeError (quiet: returns -2 - length instead) and
+ * the message stays. */
 static napi_value channel_receive_into(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  ARGS(4);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
   size_t size;
+  uint32_t offset;
+  bool quiet;
   if (!bytes_of(env, argv[1], &data, &size)) return NULL;
+  if (napi_get_value_uint32(env, argv[2], &offset) != napi_ok) return NULL;
+  if (napi_get_value_bool(env, argv[3], &quiet) != napi_ok) return NULL;
+  if (offset > size) offset = (uint32_t)size;
   uint64_t len = 0;
-  int r = shmem_channel_receive(&h->ch, data, size, &len);
+  int r = shmem_channel_receive(&h->ch, (unsigned char *)data + offset, size - offset, &len);
   if (r == -EAGAIN) return number(env, -1);
+  if (r == -ENOBUFS && quiet) return number(env, -2 - (double)len);
   if (r == -ENOBUFS) {
     shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
                      "The value of \"target.byteLength\" is out of range. It must be >= %llu "
                      "(the next message's length). Received %zu",
-                     (unsigned long long)len, size);
+                     (unsigned long long)len, size - offset);
     return NULL;
   }
   if (r < 0) {
@@ -618,6 +625,18 @@ static napi_value channel_cancel(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* wake(id, which): 1 wakes sleeping receivers, 2 sleeping senders (the JS fast path moved the
+ * tail or the head itself). */
+static napi_value channel_wake(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint32_t which;
+  if (napi_get_value_uint32(env, argv[1], &which) != napi_ok) return NULL;
+  shmem_channel_notify(&h->ch, (int)(which & 3));
+  return NULL;
+}
+
 /* stats(id): out[0..8] = capacity, used, messagesSent, messagesReceived, bytesSent,
  * bytesReceived, senders, receivers, abandoned. */
 static napi_value channel_stats(napi_env env, napi_callback_info info) {
@@ -651,6 +670,7 @@ napi_status shmem_napi_channel_init(napi_env env, napi_value exports) {
       {"channelRelease", channel_release},  {"channelReceiveInto", channel_receive_into},
       {"channelWaitSync", channel_wait_sync}, {"channelWait", channel_wait},
       {"channelCancel", channel_cancel},    {"channelStats", channel_stats},
+      {"channelWake", channel_wake},
   };
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
     napi_value fn;
