@@ -85,12 +85,6 @@ function validateSignal (options, name) {
 const POOL_SIZE = 64 * 1024
 let pool = null
 let poolOffset = 0
-// Buffers over slices of the pool, made the way Node makes its own (its FastBuffer is a
-// Uint8Array subclass whose prototype is Buffer.prototype): Buffer.isBuffer() is true and every
-// Buffer method works, at the cost of a plain typed array instead of Buffer.from()'s checks.
-class PoolBuffer extends Uint8Array {}
-Object.setPrototypeOf(PoolBuffer.prototype, Buffer.prototype)
-PoolBuffer.prototype.constructor = Buffer
 function newPool () {
   pool = Buffer.allocUnsafeSlow(POOL_SIZE)
   poolOffset = 0
@@ -280,7 +274,7 @@ class Channel {
     let n = binding.channelReceiveInto(this.#id, pool, poolOffset, true)
     if (n === -1) return null
     if (n >= 0) {
-      const message = new PoolBuffer(pool.buffer, pool.byteOffset + poolOffset, n)
+      const message = Buffer.from(pool.buffer, pool.byteOffset + poolOffset, n)
       poolOffset = (poolOffset + n + 7) & ~7
       return message
     }
