@@ -535,6 +535,27 @@ class Channel {
     return this.#region.subarray(off, off + n)
   }
 
+  /**
+   * Zero copy, waiting (blocking this thread): peek() once a message is there; null when the
+   * timeout passes. An addition to the issue's API: without it a zero-copy receiver could only
+   * poll.
+   */
+  peekSync (options) {
+    options = validateObject(options, 'options')
+    const timeout = validateTimeout(options, 'options')
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout
+    for (;;) {
+      const view = this.peek()
+      if (view !== null) return view
+      let left = -1
+      if (deadline >= 0) {
+        left = deadline - performance.now()
+        if (left <= 0) return null
+      }
+      binding.channelWaitSync(this.#id, READ, 0, left)
+    }
+  }
+
   /** Consumes the message peek() showed; its Buffer must not be used after this. */
   release () {
     this.#check()

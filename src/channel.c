@@ -60,7 +60,8 @@
 
 #define HDR SHMEM_CHANNEL_RECORD_HEADER
 #define NONE UINT64_MAX
-#define SPIN_NS 4000                  /* spin at most this long before sleeping */
+#define SPIN_NS 4000                  /* spin (pause) at most this long, */
+#define YIELD_NS 0                    /* then yield the CPU between checks this long (0: off) */
 #define RECV_SLICE_NS 2000000         /* receivers re-check for dead senders this often */
 #define SEND_SLICE_NS 10000000
 #define STUCK_CHECK_NS 1000000        /* a RESERVED record this old gets a liveness check */
@@ -650,21 +651,49 @@ static int writable(shmem_channel_t *ch, uint64_t n) {
   return room_for(ch, head, tail, rec_span(n)) >= 0;
 }
 
-/* Spins up to SPIN_NS, then sleeps on the sequence word in slices (so that dead peers and
- * lost wake-ups are noticed), until ready() says yes. */
+/* How long to spin and to yield before sleeping: SPIN_NS and YIELD_NS, or what the environment
+ * says (SHMEM_CHANNEL_SPIN_NS, SHMEM_CHANNEL_YIELD_NS; for tuning and the benchmark). */
+static int64_t spin_budget[2] = {-1, -1};
+
+static int64_t budget(int which) {
+  int64_t v = __atomic_load_n(&spin_budget[which], RLX);
+  if (v >= 0) return v;
+  const char *env = getenv(which == 0 ? "SHMEM_CHANNEL_SPIN_NS" : "SHMEM_CHANNEL_YIELD_NS");
+  v = which == 0 ? SPIN_NS : YIELD_NS;
+  if (env != NULL && *env != '\0') {
+    char *end;
+    long long parsed = strtoll(env, &end, 10);
+    if (*end == '\0' && parsed >= 0 && parsed <= 1000000) v = parsed;
+  }
+  __atomic_store_n(&spin_budget[which], v, RLX);
+  return v;
+}
+
+/* Spins up to SPIN_NS, yields up to YIELD_NS more, then sleeps on the sequence word in slices
+ * (so that dead peers and lost wake-ups are noticed), until ready() says yes. The spin is
+ * short because with 2 CPUs the peer may need this one; the yields hand the CPU to a peer
+ * that shares it, and catch a reply that comes within a scheduler's wake-up time, which a
+ * sleep would turn into tens of microseconds. */
 static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_t), uint64_t n,
                     size_t seq_off, size_t waiters_off, int64_t slice_ns, int64_t deadline_ns,
                     const volatile int *cancel) {
   int64_t start = shmem_now_ns();
+  int64_t spin = budget(0), yield = spin + budget(1);
   for (unsigned i = 0;; i++) {
     if (ready(ch, n)) return 0;
     if (cancel != NULL && *cancel) return -ECANCELED;
-    if ((i & 15) == 15) {
-      int64_t now = shmem_now_ns();
-      if (now - start >= SPIN_NS) break;
+    int64_t now = 0;
+    if ((i & 15) == 15 || i >= 1024) {
+      now = shmem_now_ns();
+      if (now - start >= yield) break;
       if (deadline_ns >= 0 && now >= deadline_ns) return -ETIMEDOUT;
     }
-    cpu_relax();
+    if (now != 0 && now - start >= spin) {
+      i = 1024; /* from here every round reads the clock */
+      sched_yield();
+    } else {
+      cpu_relax();
+    }
   }
   uint32_t *seq = f32(ch, seq_off), *waiters = f32(ch, waiters_off);
   for (;;) {
