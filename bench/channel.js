@@ -5,7 +5,7 @@
 // worker for postMessage), in an order that rotates from round to round; the table shows the
 // median over rounds and the ratios of those medians, and checks the issue's goals.
 //
-//   node bench/channel.js [--quick] [--json]
+//   node bench/channel.js [--quick] [--json] [--only=<text>]
 //
 // Scenarios: 64 B one way (messages per second), 64 B round trip (microseconds; the channel
 // waits with receiveSync, spinning a few microseconds before it sleeps; "async" waits with
@@ -435,7 +435,10 @@ function contenders (plan) {
 async function main () {
   const args = lib.parseArgs()
   const plan = args.quick ? PLANS.quick : PLANS.full
-  const list = contenders(plan)
+  // --only=<text>: just the rows whose scenario or contender contains text (for tuning).
+  const only = args.rest.find((a) => a.startsWith('--only='))
+  const list = contenders(plan).filter(([scenario, contender]) =>
+    !only || `${scenario} ${contender}`.includes(only.slice(7)))
   const samples = list.map(() => [])
   const gcs = list.map(() => [])
   for (let round = 0; round < plan.rounds; round++) {

@@ -239,6 +239,8 @@ typedef struct shmem_channel_s {
   int stuck_dead;                   /* its reserver was found dead: reclaim it */
   uint32_t lock_seen_holder;        /* mpmc: the receive lock's holder, and since when */
   int64_t lock_seen_ns;
+  uint32_t cached_head, cached_tail; /* the peer's counter as last read */
+  int cache_valid;
 } shmem_channel_t;
 
 typedef struct shmem_channel_stats_s {

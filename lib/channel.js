@@ -16,6 +16,8 @@ const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
 const MAX_CAPACITY = 2 ** 30
 const READ = 0
 const WRITE = 1
+// receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
+const ASYNC_WINDOW_MS = 0.05
 const ETIMEDOUT = 110
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.Channel')
@@ -330,11 +332,20 @@ class Channel {
       const signal = validateSignal(options, 'options')
       this.#check()
       if (signal && signal.aborted) return Promise.reject(abortError(signal))
+      let left = timeout
       if (this.#ops[READ].length === 0) {
-        const message = this.receive()
+        let message = this.receive()
         if (message !== null || timeout === 0) return Promise.resolve(message)
+        // A reply often comes within microseconds: wait that long right here (spinning, then
+        // a futex sleep of at most ASYNC_WINDOW_MS), which is far cheaper than the hand-off
+        // to the waiter thread and back through the event loop.
+        const window = timeout < 0 ? ASYNC_WINDOW_MS : Math.min(timeout, ASYNC_WINDOW_MS)
+        binding.channelWaitSync(this.#id, READ, 0, window)
+        message = this.receive()
+        if (message !== null) return Promise.resolve(message)
+        if (timeout >= 0) left = Math.max(0, timeout - window)
       }
-      return this.#enqueue(READ, { timeout, signal })
+      return this.#enqueue(READ, { timeout: left, signal })
     } catch (err) {
       return Promise.reject(err)
     }

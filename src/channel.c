@@ -201,11 +201,16 @@ static int lock_acquire(uint32_t *word, int64_t timeout_ns) {
 
 static void lock_release(uint32_t *word) { STORE(word, 0, REL); }
 
-/* Bumps a sequence word and wakes its sleepers, but only when someone sleeps: the fence pairs
- * with the sleeper's increment of waiters, so either we see it or it sees our change. */
+/* Wakes the sleepers on a sequence word, but only when someone sleeps there: the waiters word
+ * is a flag a sleeper sets before it checks its condition one last time. The first waker takes
+ * the flag down (exchange) and makes the one system call; later publishers see it down and
+ * make none, until a sleeper that still has to wait puts it up again. The fence pairs with
+ * the sleeper's store of the flag: either we see the flag, or it sees what we published. */
 static void wake(shmem_channel_t *ch, size_t seq_off, size_t waiters_off) {
   __atomic_thread_fence(SEQ);
-  if (LOAD(f32(ch, waiters_off), RLX) == 0) return;
+  uint32_t *waiters = f32(ch, waiters_off);
+  if (LOAD(waiters, RLX) == 0) return;
+  if (__atomic_exchange_n(waiters, 0, SEQ) == 0) return;
   __atomic_fetch_add(f32(ch, seq_off), 1, SEQ);
   shmem_futex_wake(f32(ch, seq_off), INT_MAX);
 }
@@ -246,6 +251,7 @@ static void view_reset(shmem_channel_t *ch) {
   ch->stuck_since_ns = 0;
   ch->lock_seen_holder = 0;
   ch->lock_seen_ns = 0;
+  ch->cache_valid = 0;
 }
 
 int shmem_channel_init(shmem_channel_t *ch, void *mem, uint64_t size,
@@ -366,7 +372,15 @@ static int reserve_now(shmem_channel_t *ch, uint64_t n) {
   uint32_t *lock = f32(ch, H_SEND_LOCK);
   if (multi && lock_acquire(lock, LOCK_TRY_NS) < 0) return -EAGAIN;
   uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
-  uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
+  /* The head as we last read it: it only moves forward, so an old value only understates the
+   * room, and reading the receivers' cache line once per ring's worth of messages instead of
+   * once per message is most of what makes a send cheap. */
+  uint32_t head = ch->cached_head;
+  if (!(ch->cache_valid & 1) || !span_ok(ch, head, tail) || room_for(ch, head, tail, span) < 0) {
+    head = LOAD(f32(ch, H_HEAD), ACQ);
+    ch->cached_head = head;
+    ch->cache_valid |= 1;
+  }
   int r = 0;
   if (!span_ok(ch, head, tail)) {
     r = SHMEM_EBADSTATE;
@@ -498,7 +512,14 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
   uint32_t *headp = f32(ch, H_HEAD);
   for (;;) {
     uint32_t head = LOAD(headp, ACQ);
-    uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
+    /* The tail as we last read it (with acquire): the records before it are published. Read
+     * the senders' line again only when we have caught up with it. */
+    uint32_t tail = ch->cached_tail;
+    if (!(ch->cache_valid & 2) || head == tail || !span_ok(ch, head, tail)) {
+      tail = LOAD(f32(ch, H_TAIL), ACQ);
+      ch->cached_tail = tail;
+      ch->cache_valid |= 2;
+    }
     if (!span_ok(ch, head, tail)) return SHMEM_EBADSTATE;
     if (head == tail) return -EAGAIN;
     uint64_t off = head & (ch->capacity - 1);
@@ -697,7 +718,7 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
   }
   uint32_t *seq = f32(ch, seq_off), *waiters = f32(ch, waiters_off);
   for (;;) {
-    __atomic_fetch_add(waiters, 1, SEQ);
+    STORE(waiters, 1, SEQ);
     uint32_t seen = LOAD(seq, SEQ);
     int r = 0;
     if (ready(ch, n)) r = 1;
@@ -712,7 +733,8 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
         shmem_futex_wait(seq, seen, until);
       }
     }
-    count_down(waiters);
+    /* The flag stays up: the waker takes it down, and a waiter that leaves without being
+     * woken costs its peers one needless wake at most. */
     if (r == 1) return 0;
     if (r < 0) return r;
   }
