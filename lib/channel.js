@@ -280,16 +280,20 @@ class Channel {
       poolOffset = (poolOffset + n + 7) & ~7
       return message
     }
-    n = -2 - n // too long for what is left of the pool: a Buffer of its own
+    n = -2 - n // too long for what is left of the pool
     if (n <= POOL_SIZE >>> 3) {
       newPool()
       return this.receive()
     }
-    const message = Buffer.allocUnsafeSlow(n)
-    if (binding.channelReceiveInto(this.#id, message, 0, false) !== n) {
-      throw coded(Error, 'ERR_SHMEM_BAD_STATE', 'The channel changed under its receiver')
+    // A Buffer of its own. On mpmc another receiver may take this message first: then the
+    // next one is copied instead, whatever its length.
+    for (;;) {
+      const message = Buffer.allocUnsafeSlow(n)
+      const got = binding.channelReceiveInto(this.#id, message, 0, true)
+      if (got === -1) return null
+      if (got >= 0) return got === n ? message : message.subarray(0, got)
+      n = -2 - got
     }
-    return message
   }
 
   /**

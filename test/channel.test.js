@@ -4,7 +4,7 @@
 
 const test = require('node:test')
 const assert = require('assert')
-const { shmem, uniqueName, trackPosix, runNode, fixture } = require('./helpers')
+const { shmem, uniqueName, trackPosix, runNode, runSnippet, fixture } = require('./helpers')
 const { Channel } = shmem
 
 function create (t, options = { capacity: 4096, kind: 'spsc' }) {
@@ -302,4 +302,34 @@ test('garbage written into the header and the records: ERR_SHMEM_BAD_STATE, no c
     assert.ok(counts.ok > 100, r.stdout)
     assert.deepStrictEqual(counts.other, {})
   }
+})
+
+test('a worker ended while its receiveAsync waits: the waiter thread stops, no crash', async () => {
+  const name = trackPosix(uniqueName('channel-worker'))
+  const root = JSON.stringify(require('path').resolve(__dirname, '..'))
+  trackPosix(name + '-full')
+  const r = await runSnippet(`
+    const { Worker } = require('worker_threads')
+    const { once } = require('events')
+    const w = new Worker(\`
+      const shmem = require(${root.replace(/"/g, '\\"')})
+      const { workerData, parentPort } = require('worker_threads')
+      const empty = shmem.Channel.create(workerData.name, { capacity: 4096, kind: 'spsc' })
+      empty.receiveAsync().catch(() => {})
+      const full = shmem.Channel.create(workerData.name + '-full', { capacity: 4096, kind: 'spsc' })
+      while (full.send('fill'));
+      full.sendAsync('more').catch(() => {})
+      parentPort.postMessage('waiting')\`, { eval: true, workerData: { name: ${JSON.stringify(name)} } })
+    assert.strictEqual((await once(w, 'message'))[0], 'waiting')
+    await w.terminate()
+    // The channels the worker left behind still work from here.
+    const ch = shmem.Channel.open(${JSON.stringify(name + '-full')})
+    assert.strictEqual(ch.receive().toString(), 'fill')
+    ch.close()
+    const empty = shmem.Channel.open(${JSON.stringify(name)})
+    assert.strictEqual(empty.receive(), null)
+    empty.close()
+    console.log('ok')`, { timeout: 30000 })
+  assert.strictEqual(r.code, 0, r.stderr)
+  assert.strictEqual(r.stdout.trim(), 'ok')
 })
