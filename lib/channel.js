@@ -18,9 +18,10 @@ const READ = 0
 const WRITE = 1
 // receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
 const ASYNC_WINDOW_MS = 0.05
-const ETIMEDOUT = 110
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.Channel')
+// A Channel collected without close(): stop its waiter threads and let go of its segment.
+const finalizer = new FinalizationRegistry((id) => binding.channelClose(id))
 
 function invalidState (message) {
   return coded(Error, 'ERR_INVALID_STATE', `Invalid state: ${message}`)
@@ -121,8 +122,15 @@ class Channel {
         'Channel.init() or Channel.attach()')
     }
     const o = options || { capacity: 0, maxMessageSize: 0, kind: 0 }
+    // The waiter threads' callback holds the channel weakly, so that a channel nobody
+    // references can be collected; the registry then closes its native side.
+    const self = new WeakRef(this)
     this.#id = binding.channelOpen(handleOf(segment), offset, byteLength, init, o.capacity,
-      o.maxMessageSize, o.kind, this.#out, (which, result) => this.#onWake(which, result))
+      o.maxMessageSize, o.kind, this.#out, (which, result) => {
+        const channel = self.deref()
+        if (channel !== undefined) channel.#onWake(which, result)
+      })
+    finalizer.register(this, this.#id, this)
     this.#capacity = this.#out[0]
     this.#maxMessageSize = this.#out[1]
     this.#kind = KIND_NAMES[this.#out[2]]
@@ -131,6 +139,7 @@ class Channel {
     try {
       this.#region = segment.view(Buffer, offset, this.#out[3])
     } catch (err) {
+      finalizer.unregister(this)
       binding.channelClose(this.#id)
       throw err
     }
@@ -483,7 +492,7 @@ class Channel {
         op.resolve(which === READ ? null : 'timed-out')
       }
     }
-    void result // ready, ETIMEDOUT and ECANCELED all lead here: the state decides
+    // `result` (0 ready, ETIMEDOUT, ECANCELED) needs no branch: the ring's state decides.
     this.#arm(which)
   }
 
@@ -611,6 +620,7 @@ class Channel {
         op.reject(closedChannel())
       }
     }
+    finalizer.unregister(this)
     binding.channelClose(this.#id)
     this.#region = null
     if (this.#ownsSegment) this.#segment.close()
@@ -632,4 +642,4 @@ class Channel {
   }
 }
 
-module.exports = { Channel, ETIMEDOUT }
+module.exports = { Channel }
