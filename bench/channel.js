@@ -500,6 +500,7 @@ async function main () {
 
   const gcNote = (scenario, contender, what) => {
     const i = list.findIndex((c) => c[0] === scenario && c[1] === contender)
+    if (i < 0) return null
     const total = gcs[i].reduce((a, g) => a + g.gcs, 0)
     const count = gcs[i].reduce((a, g) => a + g.count, 0)
     return `${what}: ${total} V8 collections over ${count} messages received`
@@ -508,7 +509,7 @@ async function main () {
     gcNote('64 B one way', 'shmem channel', 'receiveInto loop (64 B)'),
     gcNote('64 KiB one way', 'shmem channel', 'receiveInto loop (64 KiB)'),
     gcNote('zero-copy round trip', 'shmem 64 B', 'peek/release + reserve/commit echo (64 B)')
-  ]
+  ].filter(Boolean)
 
   const left = lib.sweepShm()
   if (args.json) {
