@@ -170,14 +170,10 @@ static napi_value number(napi_env env, double v) {
 /* Bytes of a Buffer, TypedArray, DataView or ArrayBuffer. */
 static bool bytes_of(napi_env env, napi_value v, void **data, size_t *len) {
   bool is;
-  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
-    napi_typedarray_type type;
-    size_t length;
-    napi_value ab;
-    size_t offset;
-    if (napi_get_typedarray_info(env, v, &type, &length, data, &ab, &offset) != napi_ok) {
-      return false;
-    }
+  napi_typedarray_type type;
+  size_t length;
+  /* Try the common case (a Buffer or another TypedArray) first: one call instead of two. */
+  if (napi_get_typedarray_info(env, v, &type, &length, data, NULL, NULL) == napi_ok) {
     size_t size = 1;
     switch (type) {
       case napi_int16_array: case napi_uint16_array: size = 2; break;

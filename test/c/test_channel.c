@@ -309,6 +309,83 @@ static void test_mpsc_fork(void) {
   munmap(mem, size);
 }
 
+/* mpmc: a receiver dies holding the receive lock (inside a peek); another takes the lock over
+ * and gets the message the dead one never released. */
+static void test_dead_receiver_lock(void) {
+  shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPMC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  void *mem = shared_region(size);
+  shmem_channel_t ch;
+  if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
+  CHECK_ERR(shmem_channel_send(&ch, "one", 3), 0);
+  CHECK_ERR(shmem_channel_send(&ch, "two", 3), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    shmem_channel_t rx;
+    const void *view;
+    uint64_t len;
+    if (shmem_channel_attach(&rx, mem, size) < 0) _exit(2);
+    if (shmem_channel_peek(&rx, &view, &len) < 0) _exit(3);
+    kill(getpid(), SIGKILL);
+    _exit(4);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  char buf[16];
+  uint64_t len;
+  CHECK_ERR(shmem_channel_receive_wait(&ch, buf, sizeof(buf), &len, shmem_now_ns() + 2000000000),
+            0);
+  CHECK(len == 3 && memcmp(buf, "one", 3) == 0);
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
+  CHECK(len == 3 && memcmp(buf, "two", 3) == 0);
+  munmap(mem, size);
+}
+
+/* Two receiver processes on mpmc share 20000 messages: each is delivered once. */
+static void test_mpmc_fork(void) {
+  enum { COUNT = 20000 };
+  shmem_channel_options_t o = {4096, 64, SHMEM_CHANNEL_MPMC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  unsigned char *mem = shared_region(size + 2 * COUNT);
+  shmem_channel_t tx;
+  if (!CHECK_ERR(shmem_channel_init(&tx, mem, size, &o), 0)) return;
+  unsigned char *seen = mem + size; /* one byte per message, counted by the receivers */
+  pid_t pids[2];
+  for (int r = 0; r < 2; r++) {
+    pids[r] = fork();
+    if (pids[r] == 0) {
+      shmem_channel_t rx;
+      if (shmem_channel_attach(&rx, mem, size) < 0) _exit(2);
+      for (;;) {
+        uint32_t msg;
+        uint64_t len;
+        int e = shmem_channel_receive_wait(&rx, &msg, sizeof(msg), &len,
+                                           shmem_now_ns() + 300000000);
+        if (e == -ETIMEDOUT) _exit(0);
+        if (e < 0 || len != sizeof(msg)) _exit(3);
+        if (msg == UINT32_MAX) _exit(0);
+        if (msg < COUNT) __atomic_fetch_add(&seen[msg], 1, __ATOMIC_RELAXED);
+      }
+    }
+  }
+  for (uint32_t i = 0; i < COUNT; i++) shmem_channel_send_wait(&tx, &i, sizeof(i), -1);
+  uint32_t end = UINT32_MAX;
+  shmem_channel_send_wait(&tx, &end, sizeof(end), -1);
+  shmem_channel_send_wait(&tx, &end, sizeof(end), -1);
+  for (int r = 0; r < 2; r++) {
+    int status;
+    waitpid(pids[r], &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  int wrong = 0;
+  for (int i = 0; i < COUNT; i++) wrong += seen[i] != 1;
+  CHECK_EQ_INT(wrong, 0);
+  munmap(mem, size + 2 * COUNT);
+}
+
 int main(void) {
   test_options();
   test_order_and_wrap(SHMEM_CHANNEL_SPSC);
@@ -318,5 +395,7 @@ int main(void) {
   test_garbage();
   test_dead_sender();
   test_mpsc_fork();
+  test_dead_receiver_lock();
+  test_mpmc_fork();
   return CHECK_REPORT();
 }
