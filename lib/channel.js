@@ -87,7 +87,7 @@ function validateSignal (options, name) {
 // receive() copies messages into slices of a pool, as Buffer.allocUnsafe() does.
 const POOL_SIZE = 64 * 1024
 let pool = null
-let poolOffset = 0
+let poolOffset = POOL_SIZE // no pool yet: the first receive makes one
 function newPool () {
   pool = Buffer.allocUnsafeSlow(POOL_SIZE)
   poolOffset = 0
@@ -263,6 +263,12 @@ class Channel {
   sendSync (data, options) {
     options = validateObject(options, 'options')
     const timeout = validateTimeout(options, 'options')
+    if (typeof data !== 'string' && isBytes(data)) {
+      this.#check()
+      this.#checkSize(data.byteLength, 'data.byteLength')
+      if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
+      return binding.channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
+    }
     const deadline = timeout < 0 ? -1 : performance.now() + timeout
     for (;;) {
       if (this.send(data)) return 'ok'
@@ -281,21 +287,26 @@ class Channel {
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
     // One native call copies the message straight into a pool of our own (as Buffer's own
     // pool does for allocUnsafe), and the message is a Buffer over its slice of it.
-    if (pool === null || POOL_SIZE - poolOffset < 1024) newPool()
-    let n = binding.channelReceiveInto(this.#id, pool, poolOffset, true)
+    if (POOL_SIZE - poolOffset < 1024) newPool()
+    return this.#fromPool(binding.channelReceiveInto(this.#id, pool, poolOffset, true))
+  }
+
+  // What a receive into the pool returned: the message's length (a slice of the pool), -1
+  // (none), or -2 - length when it did not fit in what is left of the pool.
+  #fromPool (n) {
     if (n === -1) return null
     if (n >= 0) {
       const message = Buffer.from(pool.buffer, pool.byteOffset + poolOffset, n)
       poolOffset = (poolOffset + n + 7) & ~7
       return message
     }
-    n = -2 - n // too long for what is left of the pool
+    n = -2 - n
     if (n <= POOL_SIZE >>> 3) {
       newPool()
       return this.receive()
     }
     // A Buffer of its own. On mpmc another receiver may take this message first: then the
-    // next one is copied instead, whatever its length.
+    // next one is copied instead, whatever its length, or null when there is none.
     for (;;) {
       const message = Buffer.allocUnsafeSlow(n)
       const got = binding.channelReceiveInto(this.#id, message, 0, true)
@@ -324,16 +335,21 @@ class Channel {
   receiveSync (options) {
     options = validateObject(options, 'options')
     const timeout = validateTimeout(options, 'options')
+    this.#check()
+    if (this.#peeked) throw invalidState('a peek() is open: release() it first')
     const deadline = timeout < 0 ? -1 : performance.now() + timeout
+    let left = timeout
     for (;;) {
-      const message = this.receive()
+      if (POOL_SIZE - poolOffset < 1024) newPool()
+      const n = binding.channelReceiveWait(this.#id, pool, poolOffset, left)
+      if (n === -1) return null
+      const message = this.#fromPool(n)
       if (message !== null) return message
-      let left = -1
+      // A long message another mpmc receiver took first: wait on for the time left.
       if (deadline >= 0) {
         left = deadline - performance.now()
         if (left <= 0) return null
       }
-      binding.channelWaitSync(this.#id, READ, 0, left)
     }
   }
 

@@ -61,7 +61,7 @@
 #define HDR SHMEM_CHANNEL_RECORD_HEADER
 #define NONE UINT64_MAX
 #define SPIN_NS 4000                  /* spin (pause) at most this long, */
-#define YIELD_NS 0                    /* then yield the CPU between checks this long (0: off) */
+#define YIELD_NS 30000                /* then yield the CPU between checks this long, then sleep */
 #define RECV_SLICE_NS 2000000         /* receivers re-check for dead senders this often */
 #define SEND_SLICE_NS 10000000
 #define STUCK_CHECK_NS 1000000        /* a RESERVED record this old gets a liveness check */

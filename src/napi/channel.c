@@ -555,6 +555,63 @@ static napi_value channel_receive_into(napi_env env, napi_callback_info info) {
   return number(env, (double)len);
 }
 
+static int64_t deadline_of(double timeout_ms) {
+  return timeout_ms < 0 ? -1 : shmem_now_ns() + (int64_t)(timeout_ms * 1e6);
+}
+
+/* receiveWait(id, target, offset, timeoutMs) -> as receiveInto(..., quiet), waiting for a
+ * message first (blocking this thread): -1 when the timeout passed. One call instead of a
+ * receive, a wait and another receive. */
+static napi_value channel_receive_wait(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  void *data;
+  size_t size;
+  uint32_t offset;
+  double timeout;
+  if (!bytes_of(env, argv[1], &data, &size)) return NULL;
+  if (napi_get_value_uint32(env, argv[2], &offset) != napi_ok) return NULL;
+  if (napi_get_value_double(env, argv[3], &timeout) != napi_ok) return NULL;
+  if (offset > size) offset = (uint32_t)size;
+  int64_t deadline = deadline_of(timeout);
+  uint64_t len = 0;
+  int r;
+  for (;;) {
+    r = shmem_channel_receive(&h->ch, (unsigned char *)data + offset, size - offset, &len);
+    if (r != -EAGAIN) break;
+    r = shmem_channel_wait_readable(&h->ch, deadline, NULL);
+    if (r == -ETIMEDOUT) return number(env, -1);
+    if (r < 0) break;
+  }
+  if (r == -ENOBUFS) return number(env, -2 - (double)len);
+  if (r < 0) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  return number(env, (double)len);
+}
+
+/* sendWait(id, data, timeoutMs) -> true when sent, false when the timeout passed. */
+static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  void *data;
+  size_t len;
+  double timeout;
+  if (!bytes_of(env, argv[1], &data, &len)) return NULL;
+  if (napi_get_value_double(env, argv[2], &timeout) != napi_ok) return NULL;
+  int r = shmem_channel_send_wait(&h->ch, data, len, deadline_of(timeout));
+  if (r < 0 && r != -ETIMEDOUT) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, r == 0, &out));
+  return out;
+}
+
 /* waitSync(id, which, n, timeoutMs) -> 0 ready, 1 timed out. timeoutMs < 0: no limit. */
 static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
   ARGS(4);
@@ -667,6 +724,8 @@ napi_status shmem_napi_channel_init(napi_env env, napi_value exports) {
       {"channelWaitSync", channel_wait_sync}, {"channelWait", channel_wait},
       {"channelCancel", channel_cancel},    {"channelStats", channel_stats},
       {"channelWake", channel_wake},
+      {"channelReceiveWait", channel_receive_wait},
+      {"channelSendWait", channel_send_wait},
   };
   for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
     napi_value fn;
