@@ -11,7 +11,7 @@ const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { validateObject, validateInteger, validateMode } = require('./validate')
 
-const KINDS = { spsc: 1, mpsc: 2, mpmc: 3 }
+const KINDS = new Map([['spsc', 1], ['mpsc', 2], ['mpmc', 3]])
 const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
 const MAX_CAPACITY = 2 ** 30
 const READ = 0
@@ -48,7 +48,7 @@ function validateChannelOptions (options, name = 'options') {
   const maxMessageSize = options.maxMessageSize === undefined
     ? 0
     : validateInteger(options.maxMessageSize, `${name}.maxMessageSize`, 1, 2 ** 32 - 65)
-  const kind = KINDS[options.kind]
+  const kind = KINDS.get(options.kind)
   if (typeof options.kind !== 'string' || kind === undefined) {
     if (typeof options.kind !== 'string') {
       throw invalidArgType(`${name}.kind`, "one of 'spsc', 'mpsc' or 'mpmc'", options.kind)

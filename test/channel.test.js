@@ -63,6 +63,8 @@ test('byteLength, rounding and option errors', () => {
   assert.throws(() => Channel.byteLength({ capacity: 1.5, kind: 'spsc' }), { code: 'ERR_OUT_OF_RANGE' })
   assert.throws(() => Channel.byteLength({ capacity: 64, kind: 'x' }), { code: 'ERR_INVALID_ARG_VALUE' })
   assert.throws(() => Channel.byteLength({ capacity: 64 }), { code: 'ERR_INVALID_ARG_TYPE' })
+  assert.throws(() => Channel.byteLength({ capacity: 64, kind: '__proto__' }), { code: 'ERR_INVALID_ARG_VALUE' })
+  assert.throws(() => Channel.byteLength({ capacity: 64, kind: 'toString' }), { code: 'ERR_INVALID_ARG_VALUE' })
   assert.throws(() => Channel.byteLength({ capacity: 1024, maxMessageSize: 497, kind: 'spsc' }),
     { name: 'RangeError', code: 'ERR_OUT_OF_RANGE' })
   assert.strictEqual(Channel.byteLength({ capacity: 1024, maxMessageSize: 496, kind: 'spsc' }), 1408)
