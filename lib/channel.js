@@ -425,7 +425,11 @@ class Channel {
         signal.addEventListener('abort', op.onAbort, { once: true })
       }
       this.#ops[which].push(op)
-      this.#arm(which)
+      try {
+        this.#arm(which)
+      } catch (err) {
+        this.#failAll(which, err)
+      }
     })
   }
 
@@ -450,9 +454,9 @@ class Channel {
     }
     const n = which === WRITE ? this.#byteLengthOf(list[0].data) : 0
     const left = deadline < 0 ? -1 : Math.max(0, deadline - performance.now())
+    binding.channelWait(this.#id, which, n, left)
     this.#armed[which] = true
     this.#armedDeadline[which] = deadline
-    binding.channelWait(this.#id, which, n, left)
   }
 
   #maybeCancel (which) {
@@ -493,10 +497,7 @@ class Channel {
       }
     } catch (err) {
       // The ring itself failed (ERR_SHMEM_BAD_STATE): every waiting receive hears it.
-      for (const op of list.splice(0)) {
-        this.#settle(op)
-        op.reject(err)
-      }
+      this.#failAll(which, err)
       return
     }
     const now = performance.now()
@@ -509,7 +510,20 @@ class Channel {
       }
     }
     // `result` (0 ready, ETIMEDOUT, ECANCELED) needs no branch: the ring's state decides.
-    this.#arm(which)
+    // Nothing may throw out of here: this runs from the waiter thread's callback.
+    try {
+      this.#arm(which)
+    } catch (err) {
+      this.#failAll(which, err)
+    }
+  }
+
+  // Rejects every pending op of one kind with err (the wait itself could not go on).
+  #failAll (which, err) {
+    for (const op of this.#ops[which].splice(0)) {
+      this.#settle(op)
+      op.reject(err)
+    }
   }
 
   /** for await (const message of channel): ends when the channel is closed. */
