@@ -335,3 +335,21 @@ test('a worker ended while its receiveAsync waits: the waiter thread stops, no c
   assert.strictEqual(r.code, 0, r.stderr)
   assert.strictEqual(r.stdout.trim(), 'ok')
 })
+
+test('the segment closed under a pending receiveAsync: it rejects with ERR_SHMEM_CLOSED', async (t) => {
+  const name = trackPosix(uniqueName('channel'))
+  const options = { capacity: 4096, kind: 'spsc' }
+  const length = Channel.byteLength(options)
+  const seg = shmem.create(name, length)
+  const seg2 = shmem.open(name)
+  t.after(() => { seg.close(); seg2.close(); shmem.unlink(name) })
+  const a = Channel.init(seg, 0, length, options)
+  const b = Channel.attach(seg2, 0)
+  const pending = a.receiveAsync()
+  seg.close()
+  b.send('wakes the waiter')
+  await assert.rejects(pending, { code: 'ERR_SHMEM_CLOSED' })
+  assert.strictEqual(b.receive().toString(), 'wakes the waiter') // still in the ring
+  a.close()
+  b.close()
+})
