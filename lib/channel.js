@@ -6,6 +6,12 @@
 const { performance } = require('perf_hooks')
 const { inspect } = require('util')
 const binding = require('./binding')
+// The hot calls, loaded once: the binding object has many properties, and a load from it on
+// every message showed in profiles.
+const {
+  channelSend, channelReceiveInto, channelReceiveWait, channelSendWait, channelReserve,
+  channelCommit, channelPeek, channelRelease
+} = binding
 const { Segment, handleOf } = require('./segment')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
@@ -236,14 +242,14 @@ class Channel {
     }
     this.#checkSize(data.byteLength, 'data.byteLength')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
-    return binding.channelSend(this.#id, data)
+    return channelSend(this.#id, data)
   }
 
   #sendString (text) {
     const n = Buffer.byteLength(text)
     this.#checkSize(n, 'Buffer.byteLength(data)')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
-    const off = binding.channelReserve(this.#id, n)
+    const off = channelReserve(this.#id, n)
     if (off < 0) return false
     try {
       this.#region.write(text, off, n, 'utf8')
@@ -251,7 +257,7 @@ class Channel {
       binding.channelAbort(this.#id)
       throw err
     }
-    binding.channelCommit(this.#id, n)
+    channelCommit(this.#id, n)
     return true
   }
 
@@ -267,7 +273,7 @@ class Channel {
       this.#check()
       this.#checkSize(data.byteLength, 'data.byteLength')
       if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
-      return binding.channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
+      return channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
     }
     const deadline = timeout < 0 ? -1 : performance.now() + timeout
     for (;;) {
@@ -288,7 +294,7 @@ class Channel {
     // One native call copies the message straight into a pool of our own (as Buffer's own
     // pool does for allocUnsafe), and the message is a Buffer over its slice of it.
     if (POOL_SIZE - poolOffset < 1024) newPool()
-    return this.#fromPool(binding.channelReceiveInto(this.#id, pool, poolOffset, true))
+    return this.#fromPool(channelReceiveInto(this.#id, pool, poolOffset, true))
   }
 
   // What a receive into the pool returned: the message's length (a slice of the pool), -1
@@ -309,7 +315,7 @@ class Channel {
     // next one is copied instead, whatever its length, or null when there is none.
     for (;;) {
       const message = Buffer.allocUnsafeSlow(n)
-      const got = binding.channelReceiveInto(this.#id, message, 0, true)
+      const got = channelReceiveInto(this.#id, message, 0, true)
       if (got === -1) return null
       if (got >= 0) return got === n ? message : message.subarray(0, got)
       n = -2 - got
@@ -327,7 +333,7 @@ class Channel {
         target)
     }
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
-    const n = binding.channelReceiveInto(this.#id, target, 0, false)
+    const n = channelReceiveInto(this.#id, target, 0, false)
     return n < 0 ? null : n
   }
 
@@ -341,7 +347,7 @@ class Channel {
     let left = timeout
     for (;;) {
       if (POOL_SIZE - poolOffset < 1024) newPool()
-      const n = binding.channelReceiveWait(this.#id, pool, poolOffset, left)
+      const n = channelReceiveWait(this.#id, pool, poolOffset, left)
       if (n === -1) return null
       const message = this.#fromPool(n)
       if (message !== null) return message
@@ -549,7 +555,7 @@ class Channel {
     n = validateInteger(n, 'n', 0, 2 ** 32 - 1)
     this.#checkSize(n, 'n')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
-    const off = binding.channelReserve(this.#id, n)
+    const off = channelReserve(this.#id, n)
     if (off < 0) return null
     this.#reserved = off
     this.#reservedLength = n
@@ -564,7 +570,7 @@ class Channel {
       ? this.#reservedLength
       : validateInteger(length, 'length', 0, this.#reservedLength)
     this.#reserved = -1
-    binding.channelCommit(this.#id, length)
+    channelCommit(this.#id, length)
   }
 
   /** Gives up what reserve() gave: nothing is sent. */
@@ -582,7 +588,7 @@ class Channel {
   peek () {
     this.#check()
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
-    const n = binding.channelPeek(this.#id)
+    const n = channelPeek(this.#id)
     if (n < 0) return null
     this.#peeked = true
     const off = this.#out[0]
@@ -615,7 +621,7 @@ class Channel {
     this.#check()
     if (!this.#peeked) throw invalidState('nothing is peeked: call peek() first')
     this.#peeked = false
-    binding.channelRelease(this.#id)
+    channelRelease(this.#id)
   }
 
   /** Counters from the ring's header (senders/receivers count open handles that sent/received). */
