@@ -1,6 +1,7 @@
 # The C core as a static library, and its unit tests under AddressSanitizer and UBSan.
 #   make          out/libshmem.a
 #   make test     builds and runs test/c/*.c against the core's sources
+#   make examples the C programs in examples/c/ (out/examples/*), linked with out/libshmem.a
 CC ?= cc
 CFLAGS ?= -O2 -g
 WARN = -std=gnu11 -Wall -Wextra -Wshadow -Wno-unused-parameter
@@ -23,10 +24,18 @@ out/test/%: test/c/%.c $(CORE) include/shmem.h src/internal.h test/c/check.h
 	@mkdir -p out/test
 	$(CC) $(WARN) -O1 -g $(SAN) -Iinclude -Isrc $< $(CORE) -o $@ $(LIBS)
 
+EXAMPLES = $(patsubst examples/c/%.c,out/examples/%,$(wildcard examples/c/*.c))
+
+out/examples/%: examples/c/%.c out/libshmem.a include/shmem.h
+	@mkdir -p out/examples
+	$(CC) $(WARN) $(CFLAGS) -Iinclude $< out/libshmem.a -o $@ $(LIBS)
+
+examples: $(EXAMPLES)
+
 test: $(TESTS)
 	@status=0; for t in $(TESTS); do ASAN_OPTIONS=detect_leaks=1 $$t || status=1; done; exit $$status
 
 clean:
 	rm -rf out
 
-.PHONY: all test clean
+.PHONY: all test clean examples

@@ -3,6 +3,7 @@
     {
       "target_name": "shmem",
       "sources": [
+        "src/channel.c",
         "src/error.c",
         "src/lock.c",
         "src/futex.c",
@@ -10,6 +11,7 @@
         "src/segment.c",
         "src/sysv.c",
         "src/napi/binding.c",
+        "src/napi/channel.c",
         "src/napi/constants.c",
         "src/napi/segment.c",
         "src/napi/util.c",

@@ -384,6 +384,93 @@ export declare const pageSize: number
 /** The default huge page size in bytes; 0 when the system has none. */
 export declare const hugePageSize: number
 
+// ---- Channels (docs/channel-format.md) ----------------------------------------------------
+
+export type ChannelKind = 'spsc' | 'mpsc' | 'mpmc'
+export type ChannelData = Buffer | NodeJS.TypedArray | DataView | ArrayBuffer | string
+
+export interface ChannelOptions {
+  /** Ring bytes, 1 to 2^30; rounded up to a power of two (at least 64). */
+  capacity: number
+  /** Largest message in bytes; default and maximum: capacity / 2 - 16 (after rounding). */
+  maxMessageSize?: number
+  kind: ChannelKind
+}
+
+export interface ChannelCreateOptions extends ChannelOptions {
+  /** Permission bits of the new POSIX object (default 0o600). */
+  mode?: number | string
+  /** Passed to shmem.create(). */
+  autoUnlink?: boolean
+}
+
+export interface ChannelWaitOptions {
+  /** Milliseconds; default: no limit. 0 tries once. */
+  timeout?: number
+}
+
+export interface ChannelAsyncOptions extends ChannelWaitOptions {
+  /** Aborting rejects with an AbortError (code 'ABORT_ERR'). */
+  signal?: AbortSignal
+}
+
+export interface ChannelStats {
+  capacity: number
+  used: number
+  messagesSent: number
+  messagesReceived: number
+  bytesSent: number
+  bytesReceived: number
+  /** Handles that have sent and are not closed (a process killed is never subtracted). */
+  senders: number
+  receivers: number
+  /** Reservations of dead senders that receivers skipped. */
+  abandoned: number
+}
+
+export declare class Channel implements AsyncIterable<Buffer> {
+  private constructor ()
+  /** Makes a new POSIX segment `name` holding an empty channel. */
+  static create (name: string, options: ChannelCreateOptions): Channel
+  /** Opens the channel in POSIX segment `name`. */
+  static open (name: string): Channel
+  /** Bytes a channel with these options needs (384 + the rounded capacity). */
+  static byteLength (options: ChannelOptions): number
+  /** Formats byteLength bytes at offset (a multiple of 64) of any segment as a new channel. */
+  static init (segment: Segment, offset: number, byteLength: number, options: ChannelOptions): Channel
+  /** Attaches to the channel at offset of a segment. */
+  static attach (segment: Segment, offset?: number): Channel
+
+  readonly kind: ChannelKind
+  readonly capacity: number
+  readonly maxMessageSize: number
+  readonly segment: Segment
+  readonly closed: boolean
+
+  /** false when the ring has no room now. Oversize: RangeError ERR_OUT_OF_RANGE. */
+  send (data: ChannelData): boolean
+  sendSync (data: ChannelData, options?: ChannelWaitOptions): 'ok' | 'timed-out'
+  sendAsync (data: ChannelData, options?: ChannelAsyncOptions): Promise<'ok' | 'timed-out'>
+  /** Never waits; the Buffer is the caller's own copy. */
+  receive (): Buffer | null
+  /** Bytes written into target; null when there is no message. */
+  receiveInto (target: NodeJS.ArrayBufferView | ArrayBuffer): number | null
+  receiveSync (options?: ChannelWaitOptions): Buffer | null
+  receiveAsync (options?: ChannelAsyncOptions): Promise<Buffer | null>
+  [Symbol.asyncIterator] (): AsyncIterator<Buffer>
+  /** Zero copy: a view of n bytes in the ring, or null when full; then commit() or abort(). */
+  reserve (n: number): Buffer | null
+  commit (length?: number): void
+  abort (): void
+  /** Zero copy: a view of the next message in the ring, or null; valid until release(). */
+  peek (): Buffer | null
+  /** peek() that waits (an addition to the issue's API). */
+  peekSync (options?: ChannelWaitOptions): Buffer | null
+  release (): void
+  stats (): ChannelStats
+  close (): void
+}
+
 declare const shmem: {
   create: typeof create
   open: typeof open
@@ -407,5 +494,6 @@ declare const shmem: {
   waitAsync: typeof waitAsync
   notify: typeof notify
   AbortError: typeof AbortError
+  Channel: typeof Channel
 }
 export default shmem

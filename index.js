@@ -13,6 +13,7 @@ const { Mutex, RwLock, Semaphore } = require('./lib/lock')
 const { AbortError } = require('./lib/waiting')
 const { gc } = require('./lib/lifecycle')
 const { list } = require('./lib/list')
+const { Channel } = require('./lib/channel')
 
 const constants = Object.freeze({ ...binding.constants })
 
@@ -38,5 +39,6 @@ module.exports = {
   wait,
   waitAsync,
   notify,
-  AbortError
+  AbortError,
+  Channel
 }

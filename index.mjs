@@ -26,6 +26,7 @@ export const {
   wait,
   waitAsync,
   notify,
-  AbortError
+  AbortError,
+  Channel
 } = shmem
 export default shmem

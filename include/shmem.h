@@ -213,6 +213,128 @@ int shmem_thread_start_time(int32_t tid, uint64_t *start);
  * it cannot tell (no /proc) it answers 1: a lock is never taken from an owner on a guess. */
 int shmem_thread_alive(int32_t tid, uint64_t start);
 
+/* ============================================================================================
+ * Channels: messages between processes through a ring in shared memory.
+ * The format is described in docs/channel-format.md. A channel lives in any memory the caller
+ * maps (a POSIX object, a memfd, a file); shmem_channel_init formats it, shmem_channel_attach
+ * validates it. Every value read from the shared memory is bounds-checked: a peer that writes
+ * garbage gives SHMEM_EBADSTATE, never a read or write outside the region.
+ * ============================================================================================ */
+
+#define SHMEM_CHANNEL_MAGIC 0x43484d53u  /* "SMHC" in memory order: 'S' 'M' 'H' 'C' */
+#define SHMEM_CHANNEL_VERSION 1u
+#define SHMEM_CHANNEL_HEADER_SIZE 384u   /* the ring starts here */
+#define SHMEM_CHANNEL_RECORD_HEADER 16u  /* bytes in front of every message */
+#define SHMEM_CHANNEL_ALIGN 16u          /* records start on multiples of this */
+#define SHMEM_CHANNEL_MIN_CAPACITY 64u
+#define SHMEM_CHANNEL_MAX_CAPACITY (1ull << 30)
+
+typedef enum shmem_channel_kind_e {
+  SHMEM_CHANNEL_SPSC = 1, /* one sender, one receiver: no locks at all */
+  SHMEM_CHANNEL_MPSC = 2, /* many senders (reservation under a short robust lock), one receiver */
+  SHMEM_CHANNEL_MPMC = 3  /* many senders, many receivers (a receive holds a robust lock) */
+} shmem_channel_kind_t;
+
+typedef struct shmem_channel_options_s {
+  uint64_t capacity;         /* ring bytes; rounded up to a power of two >= 64 */
+  uint64_t max_message_size; /* 0: the largest the capacity allows (capacity / 2 - 16) */
+  shmem_channel_kind_t kind;
+} shmem_channel_options_t;
+
+/* A process's view of one channel. Owned by the caller; one per thread that uses it. */
+typedef struct shmem_channel_s {
+  /* Read these; do not write them. */
+  uint64_t capacity;
+  uint64_t max_message_size;
+  shmem_channel_kind_t kind;
+  uint64_t byte_length; /* header + ring */
+  /* Private. */
+  unsigned char *base;  /* the header */
+  unsigned char *ring;  /* base + SHMEM_CHANNEL_HEADER_SIZE */
+  int is_sender, is_receiver;       /* counted in the header's senders / receivers */
+  uint64_t reserve_pos;             /* a reservation: position of its record, or UINT64_MAX */
+  uint64_t reserve_len;
+  int reserve_published;            /* mpsc/mpmc: the record is in the ring as RESERVED */
+  uint64_t peek_pos;                /* a peek: position of its record, or UINT64_MAX */
+  uint64_t peek_next;               /* the head after it */
+  uint64_t peek_len;
+  int peek_locked;                  /* mpmc: this view holds the receive lock */
+  uint64_t stuck_pos;               /* a RESERVED record seen at the head, and since when */
+  int64_t stuck_since_ns;
+  int stuck_dead;                   /* its reserver was found dead: reclaim it */
+  uint32_t lock_seen_holder;        /* mpmc: the receive lock's holder, and since when */
+  int64_t lock_seen_ns;
+  uint32_t cached_head, cached_tail; /* the peer's counter as last read */
+  int cache_valid;
+} shmem_channel_t;
+
+typedef struct shmem_channel_stats_s {
+  uint64_t capacity, used;
+  uint64_t messages_sent, messages_received, bytes_sent, bytes_received;
+  uint64_t abandoned; /* reservations of dead senders the receivers skipped */
+  uint32_t senders, receivers;
+} shmem_channel_stats_t;
+
+/* Bytes a channel with these options needs (header + ring), in *out; -EINVAL or -ERANGE for
+ * options that cannot be met. Applies the rounding and defaults init applies. */
+int shmem_channel_byte_length(const shmem_channel_options_t *opts, uint64_t *out);
+/* Formats size bytes at mem as an empty channel and attaches ch to it. -ERANGE when size is
+ * smaller than shmem_channel_byte_length. mem must be 64-byte aligned. */
+int shmem_channel_init(shmem_channel_t *ch, void *mem, uint64_t size,
+                       const shmem_channel_options_t *opts);
+/* Attaches ch to the channel at mem after validating its header (SHMEM_EBADSTATE). */
+int shmem_channel_attach(shmem_channel_t *ch, void *mem, uint64_t size);
+/* Aborts an open reservation, releases a peek and stops counting ch as a sender/receiver. */
+void shmem_channel_detach(shmem_channel_t *ch);
+
+/* Sends len bytes: 0, -EAGAIN when the ring has no room now, -EMSGSIZE over max_message_size,
+ * -EBUSY while ch holds a reservation, SHMEM_EBADSTATE. */
+int shmem_channel_send(shmem_channel_t *ch, const void *data, uint64_t len);
+/* The same, waiting for room until deadline_ns (shmem_now_ns() time; < 0: none):
+ * -ETIMEDOUT when it passes. */
+int shmem_channel_send_wait(shmem_channel_t *ch, const void *data, uint64_t len,
+                            int64_t deadline_ns);
+/* Receives one message into buf: 0 and *len, -EAGAIN when there is none, -ENOBUFS when it is
+ * longer than buf_size (*len says how long; the message stays). */
+int shmem_channel_receive(shmem_channel_t *ch, void *buf, uint64_t buf_size, uint64_t *len);
+int shmem_channel_receive_wait(shmem_channel_t *ch, void *buf, uint64_t buf_size,
+                               uint64_t *len, int64_t deadline_ns);
+
+/* Zero copy, sending: room for n bytes in the ring at *data; then commit (with the length
+ * actually written, <= n) or abort. One reservation at a time per ch. */
+int shmem_channel_reserve(shmem_channel_t *ch, uint64_t n, void **data);
+int shmem_channel_commit(shmem_channel_t *ch, uint64_t len);
+int shmem_channel_abort(shmem_channel_t *ch);
+/* Zero copy, receiving: the next message in place (-EAGAIN when none), valid until release.
+ * On mpmc a peek holds the receive lock: release it soon. */
+int shmem_channel_peek(shmem_channel_t *ch, const void **data, uint64_t *len);
+int shmem_channel_release(shmem_channel_t *ch);
+/* Ends a peek without consuming: the message stays the next one. */
+int shmem_channel_unpeek(shmem_channel_t *ch);
+
+/* Waits until a message may be there (1) or there is room for n bytes (2) without taking it:
+ * 0, -ETIMEDOUT, -ECANCELED when *cancel became nonzero (see shmem_channel_interrupt). */
+int shmem_channel_wait_readable(shmem_channel_t *ch, int64_t deadline_ns,
+                                const volatile int *cancel);
+int shmem_channel_wait_writable(shmem_channel_t *ch, uint64_t n, int64_t deadline_ns,
+                                const volatile int *cancel);
+/* Wakes every waiter of this channel in this and other processes (they re-check and, when
+ * their cancel flag is set, return -ECANCELED). */
+void shmem_channel_interrupt(shmem_channel_t *ch);
+/* Wakes the receivers (SHMEM_CHANNEL_NOTIFY_READERS) or senders (..._WRITERS) that sleep on
+ * this channel, when any do. For code that moves the head or tail itself (the JS fast path). */
+#define SHMEM_CHANNEL_NOTIFY_READERS 1
+#define SHMEM_CHANNEL_NOTIFY_WRITERS 2
+void shmem_channel_notify(shmem_channel_t *ch, int which);
+
+void shmem_channel_stats(shmem_channel_t *ch, shmem_channel_stats_t *st);
+/* 1 when a committed message is at the head now (a hint: another receiver may take it). */
+int shmem_channel_readable(shmem_channel_t *ch);
+
+/* ============================================================================================
+ * End of Channels.
+ * ============================================================================================ */
+
 #ifdef __cplusplus
 }
 #endif

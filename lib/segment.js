@@ -44,6 +44,7 @@ function lockModeOf (mode) {
   return m
 }
 
+// The native handle of a Segment, for other parts of this package (locks, channels) only.
 let handleOf
 
 class Segment {

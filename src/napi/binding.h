@@ -49,4 +49,11 @@ napi_value shmem_napi_segment_name(napi_env env, napi_callback_info info);
 
 napi_status shmem_napi_constants(napi_env env, napi_value exports);
 
+/* Channels (src/napi/channel.c). */
+segment_handle_t *shmem_napi_handle(napi_env env, napi_value v, bool must_be_open);
+segment_handle_t *shmem_napi_segment_pin(napi_env env, napi_value v);
+void shmem_napi_segment_unpin(segment_handle_t *h);
+bool shmem_napi_segment_is_closed(const segment_handle_t *h);
+napi_status shmem_napi_channel_init(napi_env env, napi_value exports);
+
 #endif

@@ -17,8 +17,9 @@ typedef struct segment_handle_s {
   shmem_segment_t seg;
   uint32_t refs;  /* the JS handle, plus one per live ArrayBuffer */
   bool closed;
-  bool unmap_pending; /* closed while waiters ran: the last waiter to finish unmaps */
-  uint32_t busy;      /* waiter threads that use the mapping or the fd (wait.c) */
+  bool unmap_pending; /* closed while native users ran: the last one to finish unmaps */
+  uint32_t busy;      /* native users of the mapping or the fd: waiter threads (wait.c) and
+                       * channels (pins); close() leaves the mapping to the last of them */
   ab_link_t *abs;     /* the live ArrayBuffers over the mapping */
   char *path;     /* what error messages name: "/name", a file's path; may be NULL */
 } segment_handle_t;
@@ -194,8 +195,8 @@ napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
   }
   /* If an ArrayBuffer could not be detached, JS can still reach the memory: leave it mapped
    * until the last ArrayBuffer is collected rather than let a touch fault. A waiter thread
-   * still sleeping on the mapping (or polling the fd) is told to stop, and the last one to
-   * finish unmaps: until then neither the memory nor the fd number may go. */
+   * still sleeping on the mapping (or polling the fd), or a channel's, is told to stop, and
+   * the last one to finish unmaps: until then neither the memory nor the fd number may go. */
   if (!all_detached) return NULL;
   if (h->busy > 0) {
     h->unmap_pending = true;
@@ -218,6 +219,21 @@ void shmem_napi_handle_idle(segment_handle_t *h) {
   }
   handle_release(h);
 }
+
+/* Pins: a native user (a channel and its waiter threads) keeps the mapping while it works;
+ * a close() in between detaches the JS views at once and unmaps at the last unpin. */
+segment_handle_t *shmem_napi_segment_pin(napi_env env, napi_value v) {
+  segment_handle_t *h = shmem_napi_handle(env, v, true);
+  if (h == NULL) return NULL;
+  shmem_napi_handle_busy(h);
+  return h;
+}
+
+void shmem_napi_segment_unpin(segment_handle_t *h) {
+  shmem_napi_handle_idle(h);
+}
+
+bool shmem_napi_segment_is_closed(const segment_handle_t *h) { return h->closed; }
 
 /* unlink(handle): removes the name (shm_unlink, IPC_RMID); false when already gone. Works on
  * a closed segment too: it acts on the name, not the mapping. */

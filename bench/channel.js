@@ -1,0 +1,554 @@
+'use strict'
+// Messages between two Node processes: shmem channels against process.send ('json' and
+// 'advanced' serialization), worker_threads postMessage and a Unix socket, side by side in one
+// run. Every round runs every contender's scenario against a fresh peer (a child process, or a
+// worker for postMessage), in an order that rotates from round to round; the table shows the
+// median over rounds and the ratios of those medians, and checks the issue's goals.
+//
+//   node bench/channel.js [--quick] [--json] [--only=<text>]
+//
+// Scenarios: 64 B one way (messages per second), 64 B round trip (microseconds; the channel
+// waits with receiveSync, spinning a few microseconds before it sleeps; "async" waits with
+// receiveAsync on the event loop), 64 KiB one way (GB/s), and the zero-copy round trip
+// (reserve/commit, peekSync/release) at 64 B and 4 MiB. The channel's receiving child also
+// counts V8 garbage collections during its receiveInto and zero-copy loops.
+
+const { fork } = require('child_process')
+const net = require('net')
+const os = require('os')
+const path = require('path')
+const fs = require('fs')
+const { Worker } = require('worker_threads')
+const lib = require('./lib')
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+const PLANS = {
+  full: { rounds: 5, oneWay: 1000000, oneWaySlow: 100000, rt: 20000, rtSlow: 2000, big: 20000, bigSlow: 2000, zc4m: 200 },
+  quick: { rounds: 2, oneWay: 200000, oneWaySlow: 20000, rt: 3000, rtSlow: 500, big: 3000, bigSlow: 300, zc4m: 50 }
+}
+
+// The goals from the issue.
+const GOAL_ONE_WAY = 5e6 // 64 B messages a second
+const GOAL_ONE_WAY_VS_SEND = 15 // times process.send('json')
+const GOAL_RT_VS_SEND = 30 // round trip at most 1/30 of process.send's
+const GOAL_ASYNC_RT_VS_SEND = 2 // receiveAsync round trip at most 1/2 of process.send's
+const GOAL_BIG = 4e9 // 64 KiB one way, bytes a second
+const GOAL_ZC_FLAT = 2 // zero-copy round trip at 4 MiB at most 2x the one at 64 B
+
+// ---------------------------------------------------------------------------------------------
+// Peers: each runs in a child process ('--child <role> <name>') or a worker.
+
+function childMain (role, name, count, size) {
+  const shmem = require('..')
+  const { Channel } = shmem
+  count = Number(count)
+  size = Number(size)
+  const gc = lib.gcRecorder()
+  const done = (result) => {
+    process.send(result, () => process.exit(0))
+  }
+  switch (role) {
+    case 'channel-sink': { // receives count messages, then acks on <name>-ack
+      const ch = Channel.open(name)
+      const ack = Channel.open(`${name}-ack`)
+      const buf = Buffer.alloc(Math.max(size, 64))
+      ack.send('ready')
+      let got = 0
+      const from = gc.mark()
+      while (got < count) {
+        if (ch.receiveInto(buf) !== null) {
+          got++
+          continue
+        }
+        if (ch.receiveSync({ timeout: 30000 }) === null) throw new Error('sink timed out')
+        got++
+      }
+      const to = gc.mark()
+      ack.sendSync('done')
+      gc.settle().then(() => done({ gcs: gc.count(from, to) }))
+      return
+    }
+    case 'channel-echo': { // returns every ping; receiveSync
+      const ping = Channel.open(name)
+      const pong = Channel.open(`${name}-ack`)
+      for (let i = 0; i < count; i++) {
+        const m = ping.receiveSync({ timeout: 30000 })
+        if (m === null) throw new Error('echo timed out')
+        pong.sendSync(m)
+      }
+      done({})
+      return
+    }
+    case 'channel-echo-async': {
+      const ping = Channel.open(name)
+      const pong = Channel.open(`${name}-ack`)
+      ;(async () => {
+        for (let i = 0; i < count; i++) {
+          const m = await ping.receiveAsync({ timeout: 30000 })
+          if (m === null) throw new Error('echo timed out')
+          await pong.sendAsync(m)
+        }
+        done({})
+      })()
+      return
+    }
+    case 'channel-echo-zc': { // zero copy both ways
+      const ping = Channel.open(name)
+      const pong = Channel.open(`${name}-ack`)
+      const from = gc.mark()
+      for (let i = 0; i < count; i++) {
+        const view = ping.peekSync({ timeout: 30000 })
+        if (view === null) throw new Error('echo timed out')
+        const n = view.length
+        const first = view[0]
+        ping.release()
+        let out = pong.reserve(n)
+        while (out === null) {
+          pong.sendSync(Buffer.alloc(0), { timeout: 0 }) // never happens with these sizes
+          out = pong.reserve(n)
+        }
+        out[0] = first
+        pong.commit()
+      }
+      const to = gc.mark()
+      gc.settle().then(() => done({ gcs: gc.count(from, to) }))
+      return
+    }
+    case 'send-sink': { // process.send: counts messages, reports at count
+      let got = 0
+      process.on('message', (m) => {
+        if (m === 'ping') return process.send('pong')
+        if (++got === count) process.send('done')
+      })
+      process.send('ready')
+      return
+    }
+    case 'send-echo': {
+      process.on('message', (m) => process.send(m))
+      process.send('ready')
+      return
+    }
+    case 'socket-sink':
+    case 'socket-echo': {
+      const server = net.createServer((sock) => {
+        let bytes = 0
+        sock.on('data', (d) => {
+          if (role === 'socket-echo') {
+            sock.write(d)
+            return
+          }
+          bytes += d.length
+          if (bytes === count * size) sock.write('d')
+        })
+      })
+      server.listen(name, () => process.send('ready'))
+      process.on('disconnect', () => process.exit(0))
+      return
+    }
+    default:
+      throw new Error(`unknown role ${role}`)
+  }
+}
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('worker_threads')
+let got = 0
+parentPort.on('message', (m) => {
+  if (workerData.role === 'echo') return parentPort.postMessage(m)
+  if (++got === workerData.count) parentPort.postMessage('done')
+})
+parentPort.postMessage('ready')`
+
+// ---------------------------------------------------------------------------------------------
+// The parent side: one function per contender and scenario; each returns its measurement.
+
+function forkChild (args, options = {}) {
+  return fork(__filename, ['--child', ...args.map(String)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...options })
+}
+
+function once (emitter, event) {
+  return new Promise((resolve, reject) => {
+    const onError = (err) => {
+      emitter.off(event, onEvent)
+      reject(err)
+    }
+    const onEvent = (value) => {
+      emitter.off('error', onError)
+      resolve(value)
+    }
+    emitter.once(event, onEvent)
+    emitter.once('error', onError)
+  })
+}
+
+function childResult (child) {
+  return new Promise((resolve, reject) => {
+    child.once('message', resolve)
+    child.once('exit', (code) => { if (code !== 0) reject(new Error(`peer exited with ${code}`)) })
+  })
+}
+
+function exited (child) {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) resolve()
+    else child.once('exit', resolve)
+  })
+}
+
+function channelPair (capacity, maxMessageSize) {
+  const { Channel } = require('..')
+  const name = lib.uniqueName('ch')
+  const data = Channel.create(name, { capacity, maxMessageSize, kind: 'spsc' })
+  const ack = Channel.create(`${name}-ack`, { capacity, maxMessageSize, kind: 'spsc' })
+  const shmem = require('..')
+  return {
+    name,
+    data,
+    ack,
+    close () {
+      data.close()
+      ack.close()
+      shmem.unlink(name)
+      shmem.unlink(`${name}-ack`)
+    }
+  }
+}
+
+// Messages (or bytes) a second, sender to receiver.
+async function channelOneWay (count, size) {
+  const pair = channelPair(size > 64 ? 4 * MiB : 1 * MiB, size > 64 ? size : undefined)
+  const child = forkChild(['channel-sink', pair.name, count, size])
+  const result = childResult(child)
+  try {
+    if (pair.ack.receiveSync({ timeout: 30000 }) === null) throw new Error('sink did not start')
+    const msg = Buffer.alloc(size, 1)
+    const start = lib.now()
+    for (let i = 0; i < count; i++) {
+      if (!pair.data.send(msg)) pair.data.sendSync(msg)
+    }
+    if (pair.ack.receiveSync({ timeout: 60000 }) === null) throw new Error('no ack')
+    const ns = Number(lib.now() - start)
+    const { gcs } = await result
+    return { perSecond: count / ns * 1e9, gcs, count }
+  } finally {
+    await exited(child)
+    pair.close()
+  }
+}
+
+// Microseconds per round trip.
+async function channelRoundTrip (count, size, mode) {
+  const zc = mode === 'zc'
+  const pair = channelPair(zc && size > 64 ? 4 * size : 64 * KiB, zc && size > 64 ? size : undefined)
+  const role = mode === 'async' ? 'channel-echo-async' : zc ? 'channel-echo-zc' : 'channel-echo'
+  const warm = Math.min(200, count)
+  const child = forkChild([role, pair.name, count + warm, size])
+  const result = childResult(child)
+  try {
+    const msg = Buffer.alloc(size, 2)
+    const one = async () => {
+      if (zc) {
+        const out = pair.data.reserve(size)
+        out[0] = 7
+        pair.data.commit()
+        const view = pair.ack.peekSync({ timeout: 30000 })
+        if (view === null || view[0] !== 7) throw new Error('bad pong')
+        pair.ack.release()
+      } else if (mode === 'async') {
+        await pair.data.sendAsync(msg)
+        if (await pair.ack.receiveAsync({ timeout: 30000 }) === null) throw new Error('no pong')
+      } else {
+        pair.data.sendSync(msg)
+        if (pair.ack.receiveSync({ timeout: 30000 }) === null) throw new Error('no pong')
+      }
+    }
+    for (let i = 0; i < warm; i++) await one()
+    const start = lib.now()
+    for (let i = 0; i < count; i++) await one()
+    const ns = Number(lib.now() - start)
+    const r = await result
+    return { us: ns / count / 1000, gcs: r.gcs, count }
+  } finally {
+    await exited(child)
+    pair.close()
+  }
+}
+
+async function sendOneWay (count, size, serialization) {
+  const child = forkChild(['send-sink', '-', count, size], { serialization })
+  try {
+    await once(child, 'message')
+    const msg = serialization === 'json' ? 'x'.repeat(size) : Buffer.alloc(size, 1)
+    const start = lib.now()
+    const done = once(child, 'message')
+    for (let i = 0; i < count; i++) child.send(msg)
+    await done
+    return { perSecond: count / Number(lib.now() - start) * 1e9, count }
+  } finally {
+    child.kill()
+    await exited(child)
+  }
+}
+
+async function sendRoundTrip (count, size, serialization) {
+  const child = forkChild(['send-echo', '-', count, size], { serialization })
+  try {
+    await once(child, 'message')
+    const msg = serialization === 'json' ? 'x'.repeat(size) : Buffer.alloc(size, 1)
+    for (let i = 0; i < 100; i++) {
+      const p = once(child, 'message')
+      child.send(msg)
+      await p
+    }
+    const start = lib.now()
+    for (let i = 0; i < count; i++) {
+      const p = once(child, 'message')
+      child.send(msg)
+      await p
+    }
+    return { us: Number(lib.now() - start) / count / 1000, count }
+  } finally {
+    child.kill()
+    await exited(child)
+  }
+}
+
+async function workerOneWay (count, size) {
+  const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { role: 'sink', count } })
+  try {
+    await once(w, 'message')
+    const msg = Buffer.alloc(size, 1)
+    const start = lib.now()
+    const done = once(w, 'message')
+    for (let i = 0; i < count; i++) w.postMessage(msg)
+    await done
+    return { perSecond: count / Number(lib.now() - start) * 1e9, count }
+  } finally {
+    await w.terminate()
+  }
+}
+
+async function workerRoundTrip (count, size) {
+  const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { role: 'echo', count } })
+  try {
+    await once(w, 'message')
+    const msg = Buffer.alloc(size, 1)
+    const start = lib.now()
+    for (let i = 0; i < count; i++) {
+      const p = once(w, 'message')
+      w.postMessage(msg)
+      await p
+    }
+    return { us: Number(lib.now() - start) / count / 1000, count }
+  } finally {
+    await w.terminate()
+  }
+}
+
+let socketCounter = 0
+async function socketPeer (role, count, size) {
+  const file = path.join(os.tmpdir(), `shmem-bench-${process.pid}-${++socketCounter}.sock`)
+  const child = forkChild([role, file, count, size])
+  await once(child, 'message')
+  const sock = net.connect(file)
+  await once(sock, 'connect')
+  return {
+    sock,
+    async close () {
+      sock.destroy()
+      child.disconnect()
+      await exited(child)
+      try { fs.unlinkSync(file) } catch {}
+    }
+  }
+}
+
+async function socketOneWay (count, size) {
+  const peer = await socketPeer('socket-sink', count, size)
+  try {
+    const msg = Buffer.alloc(size, 1)
+    const start = lib.now()
+    const done = once(peer.sock, 'data')
+    for (let i = 0; i < count; i++) peer.sock.write(msg)
+    await done
+    return { perSecond: count / Number(lib.now() - start) * 1e9, count }
+  } finally {
+    await peer.close()
+  }
+}
+
+async function socketRoundTrip (count, size) {
+  const peer = await socketPeer('socket-echo', count, size)
+  try {
+    const msg = Buffer.alloc(size, 1)
+    let pending = null
+    let have = 0
+    peer.sock.on('data', (d) => {
+      have += d.length
+      if (have >= size && pending) {
+        have -= size
+        const p = pending
+        pending = null
+        p()
+      }
+    })
+    const start = lib.now()
+    for (let i = 0; i < count; i++) {
+      await new Promise((resolve) => {
+        pending = resolve
+        peer.sock.write(msg)
+      })
+    }
+    return { us: Number(lib.now() - start) / count / 1000, count }
+  } finally {
+    await peer.close()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function contenders (plan) {
+  return [
+    // [scenario, contender, run]
+    ['64 B one way', 'shmem channel', () => channelOneWay(plan.oneWay, 64)],
+    ['64 B one way', "process.send 'json'", () => sendOneWay(plan.oneWaySlow, 64, 'json')],
+    ['64 B one way', "process.send 'advanced'", () => sendOneWay(plan.oneWaySlow, 64, 'advanced')],
+    ['64 B one way', 'worker postMessage', () => workerOneWay(plan.oneWaySlow, 64)],
+    ['64 B one way', 'Unix socket', () => socketOneWay(plan.oneWaySlow, 64)],
+    ['64 B round trip', 'shmem channel (receiveSync)', () => channelRoundTrip(plan.rt, 64, 'sync')],
+    ['64 B round trip', 'shmem channel (receiveAsync)', () => channelRoundTrip(plan.rtSlow, 64, 'async')],
+    ['64 B round trip', "process.send 'json'", () => sendRoundTrip(plan.rtSlow, 64, 'json')],
+    ['64 B round trip', "process.send 'advanced'", () => sendRoundTrip(plan.rtSlow, 64, 'advanced')],
+    ['64 B round trip', 'worker postMessage', () => workerRoundTrip(plan.rtSlow, 64)],
+    ['64 B round trip', 'Unix socket', () => socketRoundTrip(plan.rtSlow, 64)],
+    ['64 KiB one way', 'shmem channel', () => channelOneWay(plan.big, 64 * KiB)],
+    ['64 KiB one way', "process.send 'advanced'", () => sendOneWay(plan.bigSlow, 64 * KiB, 'advanced')],
+    ['64 KiB one way', 'worker postMessage', () => workerOneWay(plan.bigSlow, 64 * KiB)],
+    ['64 KiB one way', 'Unix socket', () => socketOneWay(plan.bigSlow, 64 * KiB)],
+    ['zero-copy round trip', 'shmem 64 B', () => channelRoundTrip(plan.rt, 64, 'zc')],
+    ['zero-copy round trip', 'shmem 4 MiB', () => channelRoundTrip(plan.zc4m, 4 * MiB, 'zc')]
+  ]
+}
+
+async function main () {
+  const args = lib.parseArgs()
+  const plan = args.quick ? PLANS.quick : PLANS.full
+  // --only=<text>: just the rows whose scenario or contender contains text (for tuning).
+  const only = args.rest.find((a) => a.startsWith('--only='))
+  const list = contenders(plan).filter(([scenario, contender]) =>
+    !only || `${scenario} ${contender}`.includes(only.slice(7)))
+  const samples = list.map(() => [])
+  const gcs = list.map(() => [])
+  for (let round = 0; round < plan.rounds; round++) {
+    for (let k = 0; k < list.length; k++) {
+      const i = (k + round * 5) % list.length
+      lib.collectGarbage()
+      const r = await list[i][2]()
+      samples[i].push(r.perSecond !== undefined ? r.perSecond : r.us)
+      if (r.gcs !== undefined) gcs[i].push({ gcs: r.gcs, count: r.count })
+    }
+    if (!args.json) process.stderr.write(`round ${round + 1} of ${plan.rounds}\n`)
+  }
+  const med = list.map((_, i) => lib.median(samples[i]))
+  const find = (scenario, contender) => med[list.findIndex((c) => c[0] === scenario && c[1] === contender)]
+
+  const rows = []
+  const verdicts = []
+  const verdict = (ok) => { verdicts.push(ok); return ok ? 'PASS' : 'MISS' }
+  const sendJsonRate = find('64 B one way', "process.send 'json'")
+  const sendJsonRt = find('64 B round trip', "process.send 'json'")
+  const zc64 = find('zero-copy round trip', 'shmem 64 B')
+  list.forEach(([scenario, contender], i) => {
+    const m = med[i]
+    const isRate = scenario.includes('one way')
+    let shown
+    if (!isRate) shown = `${m.toFixed(2)} us`
+    else if (scenario.startsWith('64 KiB')) shown = `${(m * 64 * KiB / 1e9).toFixed(2)} GB/s`
+    else shown = `${(m / 1e6).toFixed(2)} M msg/s`
+    let ratio = ''
+    let goal = ''
+    let v = ''
+    if (scenario === '64 B one way') {
+      ratio = lib.formatRatio(m / sendJsonRate)
+      if (contender === 'shmem channel') {
+        goal = `>= 5 M msg/s and >= ${GOAL_ONE_WAY_VS_SEND}x process.send 'json'`
+        v = verdict(m >= GOAL_ONE_WAY && m / sendJsonRate >= GOAL_ONE_WAY_VS_SEND)
+      }
+    } else if (scenario === '64 B round trip') {
+      ratio = `1/${(sendJsonRt / m).toFixed(1)}`
+      if (contender.includes('receiveSync')) {
+        goal = `<= 1/${GOAL_RT_VS_SEND} of process.send 'json'`
+        v = verdict(sendJsonRt / m >= GOAL_RT_VS_SEND)
+      } else if (contender.includes('receiveAsync')) {
+        goal = `<= 1/${GOAL_ASYNC_RT_VS_SEND} of process.send 'json'`
+        v = verdict(sendJsonRt / m >= GOAL_ASYNC_RT_VS_SEND)
+      }
+    } else if (scenario === '64 KiB one way') {
+      if (contender === 'shmem channel') {
+        goal = '>= 4 GB/s'
+        v = verdict(m * 64 * KiB >= GOAL_BIG)
+      }
+    } else if (contender === 'shmem 4 MiB') {
+      ratio = lib.formatRatio(m / zc64)
+      goal = `<= ${GOAL_ZC_FLAT}x the 64 B zero-copy round trip`
+      v = verdict(m / zc64 <= GOAL_ZC_FLAT)
+    }
+    rows.push([scenario, contender, shown, ratio, goal, v])
+  })
+
+  const gcNote = (scenario, contender, what) => {
+    const i = list.findIndex((c) => c[0] === scenario && c[1] === contender)
+    if (i < 0) return null
+    const total = gcs[i].reduce((a, g) => a + g.gcs, 0)
+    const count = gcs[i].reduce((a, g) => a + g.count, 0)
+    return `${what}: ${total} V8 collections over ${count} messages received`
+  }
+  const notes = [
+    gcNote('64 B one way', 'shmem channel', 'receiveInto loop (64 B)'),
+    gcNote('64 KiB one way', 'shmem channel', 'receiveInto loop (64 KiB)'),
+    gcNote('zero-copy round trip', 'shmem 64 B', 'peek/release + reserve/commit echo (64 B)')
+  ].filter(Boolean)
+
+  const left = lib.sweepShm()
+  if (args.json) {
+    process.stdout.write(JSON.stringify({
+      machine: lib.machine(),
+      plan,
+      results: list.map(([scenario, contender], i) => ({ scenario, contender, median: med[i], samples: samples[i] })),
+      gcs: notes,
+      goals: { met: verdicts.filter(Boolean).length, of: verdicts.length },
+      leftInShm: left
+    }, null, 2) + '\n')
+  } else {
+    console.log(lib.formatTable([
+      { title: 'scenario', align: 'left' },
+      { title: 'contender', align: 'left' },
+      { title: 'median', align: 'right' },
+      { title: 'vs process.send json', align: 'right' },
+      { title: 'goal', align: 'left' },
+      { title: '', align: 'left' }
+    ], rows))
+    console.log()
+    for (const n of notes) console.log(`- ${n}`)
+    console.log(`- goals: ${verdicts.filter(Boolean).length} of ${verdicts.length} met ` +
+      `(medians of ${plan.rounds} rounds)`)
+    console.log(lib.formatMachine())
+  }
+  if (left.length) {
+    console.error(`bench: left in /dev/shm: ${left.join(', ')}`)
+    process.exitCode = 1
+  }
+}
+
+if (process.argv[2] === '--child') {
+  childMain(...process.argv.slice(3))
+} else {
+  main().catch((err) => {
+    console.error(err)
+    lib.sweepShm()
+    process.exitCode = 1
+  })
+}
+

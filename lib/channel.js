@@ -1,0 +1,681 @@
+'use strict'
+// Channels: messages between processes through a ring in shared memory. The ring itself is
+// the C core's (src/channel.c, format in docs/channel-format.md); this file gives it its JS
+// shape: argument checks, copies out of the ring, zero-copy views, waiting and promises.
+
+const { performance } = require('perf_hooks')
+const { inspect } = require('util')
+const binding = require('./binding')
+// The hot calls, loaded once: the binding object has many properties, and a load from it on
+// every message showed in profiles.
+const {
+  channelSend, channelReceiveInto, channelReceiveWait, channelSendWait, channelReserve,
+  channelCommit, channelPeek, channelRelease
+} = binding
+const { Segment, handleOf } = require('./segment')
+const open = require('./open')
+const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
+const { validateObject, validateInteger, validateMode } = require('./validate')
+
+const KINDS = new Map([['spsc', 1], ['mpsc', 2], ['mpmc', 3]])
+const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
+const MAX_CAPACITY = 2 ** 30
+const READ = 0
+const WRITE = 1
+// receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
+const ASYNC_WINDOW_MS = 0.05
+const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
+const kConstruct = Symbol('shmem.Channel')
+// A Channel collected without close(): stop its waiter threads and let go of its segment.
+const finalizer = new FinalizationRegistry((id) => binding.channelClose(id))
+
+function invalidState (message) {
+  return coded(Error, 'ERR_INVALID_STATE', `Invalid state: ${message}`)
+}
+
+function closedChannel () {
+  return coded(Error, 'ERR_SHMEM_CLOSED', 'The channel is closed')
+}
+
+function abortError (signal) {
+  const err = coded(Error, 'ABORT_ERR', 'The operation was aborted')
+  err.name = 'AbortError'
+  if (signal && signal.reason !== undefined) err.cause = signal.reason
+  return err
+}
+
+// { capacity, maxMessageSize, kind } checked, with the defaults the C core applies.
+function validateChannelOptions (options, name = 'options') {
+  options = validateObject(options, name)
+  if (options.capacity === undefined) {
+    throw invalidArgType(`${name}.capacity`, 'of type number', options.capacity)
+  }
+  const capacity = validateInteger(options.capacity, `${name}.capacity`, 1, MAX_CAPACITY)
+  const maxMessageSize = options.maxMessageSize === undefined
+    ? 0
+    : validateInteger(options.maxMessageSize, `${name}.maxMessageSize`, 1, 2 ** 32 - 65)
+  const kind = KINDS.get(options.kind)
+  if (typeof options.kind !== 'string' || kind === undefined) {
+    if (typeof options.kind !== 'string') {
+      throw invalidArgType(`${name}.kind`, "one of 'spsc', 'mpsc' or 'mpmc'", options.kind)
+    }
+    throw invalidArgValue(`${name}.kind`, options.kind, "must be 'spsc', 'mpsc' or 'mpmc'")
+  }
+  let rounded = 64
+  while (rounded < capacity) rounded *= 2
+  const limit = rounded / 2 - 16
+  if (maxMessageSize > limit) {
+    throw outOfRange(`${name}.maxMessageSize`,
+      `<= ${limit} (half the capacity, ${rounded} bytes after rounding up to a power of two, ` +
+      'less 16)', maxMessageSize)
+  }
+  return { capacity, maxMessageSize, kind }
+}
+
+function validateTimeout (options, name) {
+  const timeout = options.timeout
+  if (timeout === undefined || timeout === Infinity) return -1
+  if (typeof timeout !== 'number') throw invalidArgType(`${name}.timeout`, 'of type number', timeout)
+  if (!(timeout >= 0)) throw outOfRange(`${name}.timeout`, '>= 0', timeout)
+  return timeout
+}
+
+function validateSignal (options, name) {
+  const signal = options.signal
+  if (signal === undefined) return undefined
+  if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' ||
+      typeof signal.addEventListener !== 'function') {
+    throw invalidArgType(`${name}.signal`, 'an instance of AbortSignal', signal)
+  }
+  return signal
+}
+
+// receive() copies messages into slices of a pool, as Buffer.allocUnsafe() does.
+const POOL_SIZE = 64 * 1024
+let pool = null
+let poolOffset = POOL_SIZE // no pool yet: the first receive makes one
+function newPool () {
+  pool = Buffer.allocUnsafeSlow(POOL_SIZE)
+  poolOffset = 0
+}
+
+function isBytes (data) {
+  return ArrayBuffer.isView(data) || data instanceof ArrayBuffer
+}
+
+class Channel {
+  #id
+  #segment
+  #ownsSegment
+  #region
+  #out = new Float64Array(new ArrayBuffer(12 * 8))
+  #capacity
+  #maxMessageSize
+  #kind
+  #closed = false
+  #reserved = -1
+  #reservedLength = 0
+  #peeked = false
+  #ops = [[], []] // pending receiveAsync / sendAsync, oldest first
+  #armed = [false, false]
+  #armedDeadline = [-1, -1]
+
+  /** @private Use Channel.create(), open(), init() or attach(). */
+  constructor (token, segment, offset, byteLength, init, options, ownsSegment) {
+    if (token !== kConstruct) {
+      throw coded(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR',
+        'Channel cannot be constructed directly: use Channel.create(), Channel.open(), ' +
+        'Channel.init() or Channel.attach()')
+    }
+    const o = options || { capacity: 0, maxMessageSize: 0, kind: 0 }
+    // The waiter threads' callback holds the channel weakly, so that a channel nobody
+    // references can be collected; the registry then closes its native side.
+    const self = new WeakRef(this)
+    this.#id = binding.channelOpen(handleOf(segment), offset, byteLength, init, o.capacity,
+      o.maxMessageSize, o.kind, this.#out, (which, result) => {
+        const channel = self.deref()
+        if (channel !== undefined) channel.#onWake(which, result)
+      })
+    finalizer.register(this, this.#id, this)
+    this.#capacity = this.#out[0]
+    this.#maxMessageSize = this.#out[1]
+    this.#kind = KIND_NAMES[this.#out[2]]
+    this.#segment = segment
+    this.#ownsSegment = ownsSegment
+    try {
+      this.#region = segment.view(Buffer, offset, this.#out[3])
+    } catch (err) {
+      finalizer.unregister(this)
+      binding.channelClose(this.#id)
+      throw err
+    }
+  }
+
+  /**
+   * Bytes a channel with these options needs: its header plus the ring.
+   * @param {{ capacity: number, maxMessageSize?: number, kind: 'spsc'|'mpsc'|'mpmc' }} options
+   */
+  static byteLength (options) {
+    const o = validateChannelOptions(options)
+    return binding.channelByteLength(o.capacity, o.maxMessageSize, o.kind)
+  }
+
+  /**
+   * Makes a new POSIX segment named `name` holding an empty channel.
+   * options: capacity (ring bytes, rounded up to a power of two), maxMessageSize (default: the
+   * most the capacity allows), kind, mode (of the segment), autoUnlink (passed to
+   * shmem.create()).
+   */
+  static create (name, options) {
+    const o = validateChannelOptions(options)
+    const raw = validateObject(options, 'options')
+    const mode = validateMode(raw.mode, 'options.mode')
+    const byteLength = binding.channelByteLength(o.capacity, o.maxMessageSize, o.kind)
+    const createOptions = { mode }
+    if (raw.autoUnlink !== undefined) createOptions.autoUnlink = raw.autoUnlink
+    const segment = open.create(name, byteLength, createOptions)
+    try {
+      return new Channel(kConstruct, segment, 0, byteLength, true, o, true)
+    } catch (err) {
+      segment.close()
+      try { segment.unlink() } catch {}
+      throw err
+    }
+  }
+
+  /** Opens the channel another process created with Channel.create(name). */
+  static open (name) {
+    const segment = open.open(name)
+    try {
+      return new Channel(kConstruct, segment, 0, segment.size, false, null, true)
+    } catch (err) {
+      segment.close()
+      throw err
+    }
+  }
+
+  /**
+   * Formats byteLength bytes of segment at offset (a multiple of 64) as an empty channel.
+   * The segment stays the caller's: close the channel before the segment.
+   */
+  static init (segment, offset, byteLength, options) {
+    if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
+    offset = validateInteger(offset, 'offset', 0, segment.size)
+    byteLength = validateInteger(byteLength, 'byteLength', 0, segment.size - offset)
+    const o = validateChannelOptions(options)
+    return new Channel(kConstruct, segment, offset, byteLength, true, o, false)
+  }
+
+  /** Attaches to the channel at offset in segment (formatted by init() in any process). */
+  static attach (segment, offset = 0) {
+    if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
+    offset = validateInteger(offset, 'offset', 0, segment.size)
+    return new Channel(kConstruct, segment, offset, segment.size - offset, false, null, false)
+  }
+
+  get kind () { return this.#kind }
+  /** Bytes in the ring (the capacity asked for, rounded up to a power of two). */
+  get capacity () { return this.#capacity }
+  get maxMessageSize () { return this.#maxMessageSize }
+  /** The Segment the channel lives in. */
+  get segment () { return this.#segment }
+  get closed () { return this.#closed }
+
+  #check () {
+    if (this.#closed) throw closedChannel()
+  }
+
+  #checkSize (n, name) {
+    if (n > this.#maxMessageSize) throw outOfRange(name, `<= ${this.#maxMessageSize}`, n)
+  }
+
+  /**
+   * Sends one message: true, or false when the ring has no room for it now.
+   * @param {Buffer|ArrayBufferView|ArrayBuffer|string} data strings are sent as UTF-8
+   */
+  send (data) {
+    this.#check()
+    if (typeof data === 'string') return this.#sendString(data)
+    if (!isBytes(data)) {
+      throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, ' +
+        'DataView or ArrayBuffer', data)
+    }
+    this.#checkSize(data.byteLength, 'data.byteLength')
+    if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
+    return channelSend(this.#id, data)
+  }
+
+  #sendString (text) {
+    const n = Buffer.byteLength(text)
+    this.#checkSize(n, 'Buffer.byteLength(data)')
+    if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
+    const off = channelReserve(this.#id, n)
+    if (off < 0) return false
+    try {
+      this.#region.write(text, off, n, 'utf8')
+    } catch (err) {
+      binding.channelAbort(this.#id)
+      throw err
+    }
+    channelCommit(this.#id, n)
+    return true
+  }
+
+  #byteLengthOf (data) {
+    return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+  }
+
+  /** Sends, waiting for room (blocking this thread). 'ok' or 'timed-out'. */
+  sendSync (data, options) {
+    options = validateObject(options, 'options')
+    const timeout = validateTimeout(options, 'options')
+    if (typeof data !== 'string' && isBytes(data)) {
+      this.#check()
+      this.#checkSize(data.byteLength, 'data.byteLength')
+      if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
+      return channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
+    }
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout
+    for (;;) {
+      if (this.send(data)) return 'ok'
+      let left = -1
+      if (deadline >= 0) {
+        left = deadline - performance.now()
+        if (left <= 0) return 'timed-out'
+      }
+      binding.channelWaitSync(this.#id, WRITE, this.#byteLengthOf(data), left)
+    }
+  }
+
+  /** Receives one message without waiting: a Buffer of its own, or null when there is none. */
+  receive () {
+    this.#check()
+    if (this.#peeked) throw invalidState('a peek() is open: release() it first')
+    // One native call copies the message straight into a pool of our own (as Buffer's own
+    // pool does for allocUnsafe), and the message is a Buffer over its slice of it.
+    if (POOL_SIZE - poolOffset < 1024) newPool()
+    return this.#fromPool(channelReceiveInto(this.#id, pool, poolOffset, true))
+  }
+
+  // What a receive into the pool returned: the message's length (a slice of the pool), -1
+  // (none), or -2 - length when it did not fit in what is left of the pool.
+  #fromPool (n) {
+    if (n === -1) return null
+    if (n >= 0) {
+      const message = Buffer.from(pool.buffer, pool.byteOffset + poolOffset, n)
+      poolOffset = (poolOffset + n + 7) & ~7
+      return message
+    }
+    n = -2 - n
+    if (n <= POOL_SIZE >>> 3) {
+      newPool()
+      return this.receive()
+    }
+    // A Buffer of its own. On mpmc another receiver may take this message first: then the
+    // next one is copied instead, whatever its length, or null when there is none.
+    for (;;) {
+      const message = Buffer.allocUnsafeSlow(n)
+      const got = channelReceiveInto(this.#id, message, 0, true)
+      if (got === -1) return null
+      if (got >= 0) return got === n ? message : message.subarray(0, got)
+      n = -2 - got
+    }
+  }
+
+  /**
+   * Receives one message into target (no allocation): the bytes written, or null when there is
+   * none. A target shorter than the message is a RangeError and the message stays.
+   */
+  receiveInto (target) {
+    this.#check()
+    if (!isBytes(target)) {
+      throw invalidArgType('target', 'an instance of Buffer, TypedArray, DataView or ArrayBuffer',
+        target)
+    }
+    if (this.#peeked) throw invalidState('a peek() is open: release() it first')
+    const n = channelReceiveInto(this.#id, target, 0, false)
+    return n < 0 ? null : n
+  }
+
+  /** Receives, waiting for a message (blocking this thread); null when the timeout passes. */
+  receiveSync (options) {
+    options = validateObject(options, 'options')
+    const timeout = validateTimeout(options, 'options')
+    this.#check()
+    if (this.#peeked) throw invalidState('a peek() is open: release() it first')
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout
+    let left = timeout
+    for (;;) {
+      if (POOL_SIZE - poolOffset < 1024) newPool()
+      const n = channelReceiveWait(this.#id, pool, poolOffset, left)
+      if (n === -1) return null
+      const message = this.#fromPool(n)
+      if (message !== null) return message
+      // A long message another mpmc receiver took first: wait on for the time left.
+      if (deadline >= 0) {
+        left = deadline - performance.now()
+        if (left <= 0) return null
+      }
+    }
+  }
+
+  /** Receives, waiting off the event loop: a Promise of a Buffer, or null at the timeout. */
+  receiveAsync (options) {
+    try {
+      options = validateObject(options, 'options')
+      const timeout = validateTimeout(options, 'options')
+      const signal = validateSignal(options, 'options')
+      this.#check()
+      if (signal && signal.aborted) return Promise.reject(abortError(signal))
+      let left = timeout
+      if (this.#ops[READ].length === 0) {
+        let message = this.receive()
+        if (message !== null || timeout === 0) return Promise.resolve(message)
+        // A reply often comes within microseconds: wait that long right here (spinning, then
+        // a futex sleep of at most ASYNC_WINDOW_MS), which is far cheaper than the hand-off
+        // to the waiter thread and back through the event loop.
+        const window = timeout < 0 ? ASYNC_WINDOW_MS : Math.min(timeout, ASYNC_WINDOW_MS)
+        binding.channelWaitSync(this.#id, READ, 0, window)
+        message = this.receive()
+        if (message !== null) return Promise.resolve(message)
+        if (timeout >= 0) left = Math.max(0, timeout - window)
+      }
+      return this.#enqueue(READ, { timeout: left, signal })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  /** Sends, waiting for room off the event loop: a Promise of 'ok' or 'timed-out'. */
+  sendAsync (data, options) {
+    try {
+      options = validateObject(options, 'options')
+      const timeout = validateTimeout(options, 'options')
+      const signal = validateSignal(options, 'options')
+      this.#check()
+      if (typeof data !== 'string' && !isBytes(data)) {
+        throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, ' +
+          'DataView or ArrayBuffer', data)
+      }
+      this.#checkSize(this.#byteLengthOf(data), 'data.byteLength')
+      if (signal && signal.aborted) return Promise.reject(abortError(signal))
+      if (this.#ops[WRITE].length === 0) {
+        if (this.send(data)) return Promise.resolve('ok')
+        if (timeout === 0) return Promise.resolve('timed-out')
+      }
+      // The caller may reuse its buffer once the promise settles, not before: keep it as is.
+      return this.#enqueue(WRITE, { timeout, signal, data })
+    } catch (err) {
+      return Promise.reject(err)
+    }
+  }
+
+  #enqueue (which, { timeout, signal, data }) {
+    return new Promise((resolve, reject) => {
+      const op = {
+        resolve,
+        reject,
+        data,
+        deadline: timeout < 0 ? -1 : performance.now() + timeout,
+        signal,
+        onAbort: null
+      }
+      if (signal) {
+        op.onAbort = () => {
+          const list = this.#ops[which]
+          const i = list.indexOf(op)
+          if (i >= 0) list.splice(i, 1)
+          reject(abortError(signal))
+          this.#maybeCancel(which)
+        }
+        signal.addEventListener('abort', op.onAbort, { once: true })
+      }
+      this.#ops[which].push(op)
+      try {
+        this.#arm(which)
+      } catch (err) {
+        this.#failAll(which, err)
+      }
+    })
+  }
+
+  #settle (op) {
+    if (op.onAbort) op.signal.removeEventListener('abort', op.onAbort)
+  }
+
+  // Asks the waiter thread to wake us when the first pending op may go ahead, or when the
+  // earliest deadline passes.
+  #arm (which) {
+    const list = this.#ops[which]
+    if (list.length === 0 || this.#closed) return
+    let deadline = -1
+    for (const op of list) {
+      if (op.deadline >= 0 && (deadline < 0 || op.deadline < deadline)) deadline = op.deadline
+    }
+    if (this.#armed[which]) {
+      // Armed for later than a new op's deadline: wake the thread so we re-arm earlier.
+      const armed = this.#armedDeadline[which]
+      if (deadline >= 0 && (armed < 0 || deadline < armed)) binding.channelCancel(this.#id, which)
+      return
+    }
+    const n = which === WRITE ? this.#byteLengthOf(list[0].data) : 0
+    const left = deadline < 0 ? -1 : Math.max(0, deadline - performance.now())
+    binding.channelWait(this.#id, which, n, left)
+    this.#armed[which] = true
+    this.#armedDeadline[which] = deadline
+  }
+
+  #maybeCancel (which) {
+    if (this.#ops[which].length === 0 && this.#armed[which] && !this.#closed) {
+      binding.channelCancel(this.#id, which)
+    }
+  }
+
+  // The waiter thread reports (on the loop thread): serve what can go ahead, then re-arm.
+  #onWake (which, result) {
+    this.#armed[which] = false
+    if (this.#closed) return
+    const list = this.#ops[which]
+    try {
+      while (list.length > 0) {
+        const op = list[0]
+        if (which === READ) {
+          const message = this.receive()
+          if (message === null) break
+          list.shift()
+          this.#settle(op)
+          op.resolve(message)
+        } else {
+          let sent
+          try {
+            sent = this.send(op.data)
+          } catch (err) {
+            list.shift()
+            this.#settle(op)
+            op.reject(err)
+            continue
+          }
+          if (!sent) break
+          list.shift()
+          this.#settle(op)
+          op.resolve('ok')
+        }
+      }
+    } catch (err) {
+      // The ring itself failed (ERR_SHMEM_BAD_STATE): every waiting receive hears it.
+      this.#failAll(which, err)
+      return
+    }
+    const now = performance.now()
+    for (let i = list.length - 1; i >= 0; i--) {
+      const op = list[i]
+      if (op.deadline >= 0 && op.deadline <= now) {
+        list.splice(i, 1)
+        this.#settle(op)
+        op.resolve(which === READ ? null : 'timed-out')
+      }
+    }
+    // `result` (0 ready, ETIMEDOUT, ECANCELED) needs no branch: the ring's state decides.
+    // Nothing may throw out of here: this runs from the waiter thread's callback.
+    try {
+      this.#arm(which)
+    } catch (err) {
+      this.#failAll(which, err)
+    }
+  }
+
+  // Rejects every pending op of one kind with err (the wait itself could not go on).
+  #failAll (which, err) {
+    for (const op of this.#ops[which].splice(0)) {
+      this.#settle(op)
+      op.reject(err)
+    }
+  }
+
+  /** for await (const message of channel): ends when the channel is closed. */
+  async * [Symbol.asyncIterator] () {
+    while (!this.#closed) {
+      let message
+      try {
+        message = await this.receiveAsync()
+      } catch (err) {
+        if (err.code === 'ERR_SHMEM_CLOSED' && this.#closed) return
+        throw err
+      }
+      if (message !== null) yield message
+    }
+  }
+
+  /**
+   * Zero copy: a Buffer over n bytes of the ring to write a message into, or null when there
+   * is no room now. Then commit([length]) sends it, or abort() gives it up.
+   */
+  reserve (n) {
+    this.#check()
+    n = validateInteger(n, 'n', 0, 2 ** 32 - 1)
+    this.#checkSize(n, 'n')
+    if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
+    const off = channelReserve(this.#id, n)
+    if (off < 0) return null
+    this.#reserved = off
+    this.#reservedLength = n
+    return this.#region.subarray(off, off + n)
+  }
+
+  /** Sends what reserve() gave, its first `length` bytes (default: all of them). */
+  commit (length) {
+    this.#check()
+    if (this.#reserved < 0) throw invalidState('nothing is reserved: call reserve() first')
+    length = length === undefined
+      ? this.#reservedLength
+      : validateInteger(length, 'length', 0, this.#reservedLength)
+    this.#reserved = -1
+    channelCommit(this.#id, length)
+  }
+
+  /** Gives up what reserve() gave: nothing is sent. */
+  abort () {
+    this.#check()
+    if (this.#reserved < 0) throw invalidState('nothing is reserved: call reserve() first')
+    this.#reserved = -1
+    binding.channelAbort(this.#id)
+  }
+
+  /**
+   * Zero copy: a Buffer over the next message where it lies in the ring, or null when there is
+   * none. It stays the next message (and on mpmc other receivers wait) until release().
+   */
+  peek () {
+    this.#check()
+    if (this.#peeked) throw invalidState('a peek() is open: release() it first')
+    const n = channelPeek(this.#id)
+    if (n < 0) return null
+    this.#peeked = true
+    const off = this.#out[0]
+    return this.#region.subarray(off, off + n)
+  }
+
+  /**
+   * Zero copy, waiting (blocking this thread): peek() once a message is there; null when the
+   * timeout passes. An addition to the issue's API: without it a zero-copy receiver could only
+   * poll.
+   */
+  peekSync (options) {
+    options = validateObject(options, 'options')
+    const timeout = validateTimeout(options, 'options')
+    const deadline = timeout < 0 ? -1 : performance.now() + timeout
+    for (;;) {
+      const view = this.peek()
+      if (view !== null) return view
+      let left = -1
+      if (deadline >= 0) {
+        left = deadline - performance.now()
+        if (left <= 0) return null
+      }
+      binding.channelWaitSync(this.#id, READ, 0, left)
+    }
+  }
+
+  /** Consumes the message peek() showed; its Buffer must not be used after this. */
+  release () {
+    this.#check()
+    if (!this.#peeked) throw invalidState('nothing is peeked: call peek() first')
+    this.#peeked = false
+    channelRelease(this.#id)
+  }
+
+  /** Counters from the ring's header (senders/receivers count open handles that sent/received). */
+  stats () {
+    this.#check()
+    binding.channelStats(this.#id)
+    const o = this.#out
+    return {
+      capacity: o[0],
+      used: o[1],
+      messagesSent: o[2],
+      messagesReceived: o[3],
+      bytesSent: o[4],
+      bytesReceived: o[5],
+      senders: o[6],
+      receivers: o[7],
+      abandoned: o[8]
+    }
+  }
+
+  /**
+   * Closes this process's handle: pending receiveAsync/sendAsync reject with ERR_SHMEM_CLOSED,
+   * an open reservation is aborted, and a segment the channel made or opened is closed.
+   * Idempotent. The name stays: shmem.unlink(name) removes it.
+   */
+  close () {
+    if (this.#closed) return
+    this.#closed = true
+    for (const list of this.#ops) {
+      for (const op of list.splice(0)) {
+        this.#settle(op)
+        op.reject(closedChannel())
+      }
+    }
+    finalizer.unregister(this)
+    binding.channelClose(this.#id)
+    this.#region = null
+    if (this.#ownsSegment) this.#segment.close()
+  }
+
+  [dispose] () {
+    this.close()
+  }
+
+  [inspect.custom] (depth, options) {
+    const fields = {
+      name: this.#segment.name,
+      kind: this.#kind,
+      capacity: this.#capacity,
+      maxMessageSize: this.#maxMessageSize,
+      closed: this.#closed
+    }
+    return `Channel ${inspect(fields, { ...options, breakLength: Infinity })}`
+  }
+}
+
+module.exports = { Channel }

@@ -1,0 +1,718 @@
+/* Channels for JavaScript: a thin layer over src/channel.c.
+ *
+ * Handles are small integers into a process-wide table, so the hot calls (send, peek,
+ * release) take a number instead of unwrapping an object. A handle pins its segment's mapping
+ * (close() of the segment detaches the JS views at once and the channel calls then throw
+ * ERR_SHMEM_CLOSED; the memory stays mapped until the channel lets go of it), so the waiter
+ * threads never touch unmapped memory.
+ *
+ * Waiting without blocking the event loop: each handle has up to two waiter threads (one for
+ * "readable", one for "writable"), each with its own view of the ring. JS arms one with a
+ * deadline; the thread spins briefly, sleeps on the ring's futex, and reports through a
+ * threadsafe function. JS then does the receive or send itself, on its own thread. An env
+ * cleanup hook stops the threads at teardown, so nothing calls into JS after it. */
+#include "binding.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define OUT_SLOTS 12 /* Float64Array the binding writes results into */
+
+typedef struct channel_handle_s channel_handle_t;
+
+typedef struct waiter_s {
+  channel_handle_t *owner;
+  int which; /* 0: readable, 1: writable */
+  pthread_t thread;
+  bool started;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  bool requested, quit;
+  uint64_t n;
+  int64_t deadline_ns;
+  volatile int cancel;
+  shmem_channel_t view;
+} waiter_t;
+
+struct channel_handle_s {
+  napi_env env;
+  uint32_t id;
+  bool in_use;
+  shmem_channel_t ch;
+  segment_handle_t *seg;
+  uint64_t region_offset; /* where the channel starts in the segment */
+  double *out;
+  napi_ref out_ref;
+  napi_threadsafe_function tsfn;
+  int armed; /* waits reported back to JS yet: the tsfn keeps the loop alive while > 0 */
+  waiter_t waiters[2];
+  channel_handle_t *next_free;
+};
+
+/* ---- the table ----------------------------------------------------------------------------- */
+
+#define CHUNK 256
+#define CHUNKS 4096
+static channel_handle_t *chunks[CHUNKS];
+static uint32_t next_id;
+static channel_handle_t *free_handles;
+static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* Handles are never freed, only reused: a stale id can never reach freed memory. */
+static channel_handle_t *handle_alloc(napi_env env) {
+  pthread_mutex_lock(&table_mu);
+  channel_handle_t *h = free_handles;
+  if (h != NULL) {
+    free_handles = h->next_free;
+  } else if (next_id < CHUNK * CHUNKS) {
+    uint32_t c = next_id / CHUNK;
+    if (chunks[c] == NULL) {
+      channel_handle_t *chunk = calloc(CHUNK, sizeof(channel_handle_t));
+      if (chunk != NULL) {
+        for (uint32_t i = 0; i < CHUNK; i++) chunk[i].id = c * CHUNK + i;
+        __atomic_store_n(&chunks[c], chunk, __ATOMIC_RELEASE);
+      }
+    }
+    if (chunks[c] != NULL) h = &chunks[c][next_id++ % CHUNK];
+  }
+  if (h != NULL) {
+    uint32_t id = h->id;
+    memset(h, 0, sizeof(*h));
+    h->id = id;
+    h->env = env;
+    h->in_use = true;
+  }
+  pthread_mutex_unlock(&table_mu);
+  return h;
+}
+
+static void handle_free(channel_handle_t *h) {
+  pthread_mutex_lock(&table_mu);
+  h->in_use = false;
+  h->env = NULL;
+  h->next_free = free_handles;
+  free_handles = h;
+  pthread_mutex_unlock(&table_mu);
+}
+
+static void throw_closed(napi_env env) {
+  shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED", "The channel is closed");
+}
+
+/* The open handle with this id, made in this env; else throws and returns NULL. */
+static channel_handle_t *lookup(napi_env env, napi_value v) {
+  uint32_t id;
+  if (napi_get_value_uint32(env, v, &id) != napi_ok) {
+    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "The channel handle is invalid");
+    return NULL;
+  }
+  channel_handle_t *chunk = id / CHUNK < CHUNKS
+                                ? __atomic_load_n(&chunks[id / CHUNK], __ATOMIC_ACQUIRE)
+                                : NULL;
+  channel_handle_t *h = chunk != NULL ? &chunk[id % CHUNK] : NULL;
+  if (h == NULL || !h->in_use || h->env != env) {
+    throw_closed(env);
+    return NULL;
+  }
+  if (shmem_napi_segment_is_closed(h->seg)) {
+    shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED",
+                     "The channel's segment is closed");
+    return NULL;
+  }
+  return h;
+}
+
+/* Throws what a channel call's failure means. */
+static void throw_channel(napi_env env, int r) {
+  switch (r) {
+    case SHMEM_EBADSTATE:
+      shmem_napi_throw(env, "Error", "ERR_SHMEM_BAD_STATE",
+                       "The channel's shared state failed validation: it was never "
+                       "initialized, or another process overwrote it");
+      return;
+    case -EMSGSIZE:
+      shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
+                       "The message is larger than the channel's maxMessageSize");
+      return;
+    case -EBUSY:
+      shmem_napi_throw(env, "Error", "ERR_INVALID_STATE",
+                       "Invalid state: a reserve() or peek() is open on this channel");
+      return;
+    case -EINVAL:
+      shmem_napi_throw(env, "Error", "ERR_INVALID_STATE",
+                       "Invalid state: nothing is reserved or peeked on this channel");
+      return;
+    default: {
+      shmem_err_t err = {r, "channel"};
+      shmem_napi_throw_core(env, &err, NULL);
+    }
+  }
+}
+
+#define ARGS(n)                                                        \
+  size_t argc = (n);                                                   \
+  napi_value argv[(n)];                                                \
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL)); \
+  if (argc < (n)) {                                                    \
+    shmem_napi_throw(env, "TypeError", "ERR_MISSING_ARGS",             \
+                     "%d arguments are required", (n));                \
+    return NULL;                                                       \
+  }
+
+static napi_value number(napi_env env, double v) {
+  napi_value out;
+  NAPI_CALL(env, napi_create_double(env, v, &out));
+  return out;
+}
+
+/* Bytes of a Buffer, TypedArray, DataView or ArrayBuffer. napi_get_buffer_info takes any
+ * ArrayBufferView and gives its bytes, in one cheap call (napi_get_typedarray_info walks
+ * the element types, which showed in profiles of the hot path). */
+static bool bytes_of(napi_env env, napi_value v, void **data, size_t *len) {
+  if (napi_get_buffer_info(env, v, data, len) == napi_ok) return true;
+  bool is;
+  if (napi_is_arraybuffer(env, v, &is) == napi_ok && is) {
+    return napi_get_arraybuffer_info(env, v, data, len) == napi_ok;
+  }
+  shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
+                   "The \"data\" argument must be a Buffer, TypedArray, DataView or ArrayBuffer");
+  return false;
+}
+
+/* Where a pointer into the ring lies, counted from the channel's first byte. */
+static double region_offset(channel_handle_t *h, const void *p) {
+  return (double)((const unsigned char *)p - h->ch.base);
+}
+
+/* ---- waiter threads ------------------------------------------------------------------------ */
+
+static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  channel_handle_t *h = (channel_handle_t *)context;
+  intptr_t code = (intptr_t)data;
+  if (env == NULL || js_cb == NULL) return;
+  if (h->armed > 0 && --h->armed == 0 && h->tsfn != NULL) {
+    napi_unref_threadsafe_function(env, h->tsfn);
+  }
+  napi_value argv[2], undefined;
+  if (napi_create_int32(env, (int32_t)(code & 1), &argv[0]) != napi_ok) return;
+  if (napi_create_int32(env, (int32_t)(code >> 1), &argv[1]) != napi_ok) return;
+  if (napi_get_undefined(env, &undefined) != napi_ok) return;
+  napi_call_function(env, undefined, js_cb, 2, argv, NULL);
+}
+
+static void *waiter_main(void *arg) {
+  waiter_t *w = (waiter_t *)arg;
+  for (;;) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->requested && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
+    if (w->quit) {
+      pthread_mutex_unlock(&w->mu);
+      break;
+    }
+    w->requested = false;
+    uint64_t n = w->n;
+    int64_t deadline = w->deadline_ns;
+    pthread_mutex_unlock(&w->mu);
+    int r = w->which == 0 ? shmem_channel_wait_readable(&w->view, deadline, &w->cancel)
+                          : shmem_channel_wait_writable(&w->view, n, deadline, &w->cancel);
+    if (r > 0) r = 0;
+    /* -r is small (ETIMEDOUT, ECANCELED): the result and which waiter fit in one word. */
+    intptr_t code = ((intptr_t)(-r) << 1) | w->which;
+    napi_call_threadsafe_function(w->owner->tsfn, (void *)code, napi_tsfn_nonblocking);
+  }
+  return NULL;
+}
+
+static int waiter_start(channel_handle_t *h, int which) {
+  waiter_t *w = &h->waiters[which];
+  if (w->started) return 0;
+  w->owner = h;
+  w->which = which;
+  int r = shmem_channel_attach(&w->view, h->ch.base, h->ch.byte_length);
+  if (r < 0) return r;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->cv, NULL);
+  if (pthread_create(&w->thread, NULL, waiter_main, w) != 0) {
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    return -EAGAIN;
+  }
+  w->started = true;
+  return 0;
+}
+
+static void waiters_stop(channel_handle_t *h) {
+  for (int i = 0; i < 2; i++) {
+    waiter_t *w = &h->waiters[i];
+    if (!w->started) continue;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    w->cancel = 1;
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    shmem_channel_interrupt(&h->ch);
+    pthread_join(w->thread, NULL);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    w->started = false;
+  }
+}
+
+/* Everything close() and the env cleanup hook share. */
+static void handle_close(channel_handle_t *h) {
+  waiters_stop(h);
+  if (h->tsfn != NULL) {
+    napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
+    h->tsfn = NULL;
+  }
+  shmem_channel_detach(&h->ch);
+  if (h->out_ref != NULL && h->env != NULL) napi_delete_reference(h->env, h->out_ref);
+  h->out_ref = NULL;
+  if (h->seg != NULL) shmem_napi_segment_unpin(h->seg);
+  h->seg = NULL;
+  handle_free(h);
+}
+
+static void cleanup_hook(void *arg) {
+  channel_handle_t *h = (channel_handle_t *)arg;
+  if (h->in_use) handle_close(h);
+}
+
+/* ---- the functions ------------------------------------------------------------------------- */
+
+static bool arg_options(napi_env env, napi_value cap_v, napi_value max_v, napi_value kind_v,
+                        shmem_channel_options_t *o) {
+  uint64_t kind;
+  if (!shmem_arg_u64(env, cap_v, "capacity", SHMEM_CHANNEL_MAX_CAPACITY, &o->capacity)) {
+    return false;
+  }
+  if (!shmem_arg_u64(env, max_v, "maxMessageSize", UINT32_MAX, &o->max_message_size)) {
+    return false;
+  }
+  if (!shmem_arg_u64(env, kind_v, "kind", 3, &kind)) return false;
+  o->kind = (shmem_channel_kind_t)kind;
+  return true;
+}
+
+/* byteLength(capacity, maxMessageSize, kind) */
+static napi_value byte_length(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  shmem_channel_options_t o;
+  if (!arg_options(env, argv[0], argv[1], argv[2], &o)) return NULL;
+  uint64_t n;
+  int r = shmem_channel_byte_length(&o, &n);
+  if (r < 0) {
+    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
+                     "The channel options are out of range: the capacity must be 1 to 2^30 "
+                     "bytes and maxMessageSize at most half the (rounded) capacity less 16");
+    return NULL;
+  }
+  return number(env, (double)n);
+}
+
+/* open(segHandle, offset, length, init, capacity, maxMessageSize, kind, out, callback) -> id.
+ * init false attaches to what is there. */
+static napi_value channel_open(napi_env env, napi_callback_info info) {
+  ARGS(9);
+  uint64_t offset, length;
+  bool init;
+  shmem_channel_options_t o = {0, 0, 0};
+  segment_handle_t *sh = shmem_napi_handle(env, argv[0], true);
+  if (sh == NULL) return NULL;
+  shmem_segment_t *seg = shmem_napi_handle_segment(sh);
+  if (!shmem_arg_u64(env, argv[1], "offset", seg->size, &offset)) return NULL;
+  if (!shmem_arg_u64(env, argv[2], "byteLength", seg->size - offset, &length)) return NULL;
+  if (!shmem_arg_bool(env, argv[3], "init", &init)) return NULL;
+  if (init && !arg_options(env, argv[4], argv[5], argv[6], &o)) return NULL;
+  bool is;
+  napi_typedarray_type type;
+  size_t out_len;
+  void *out_data;
+  NAPI_CALL(env, napi_is_typedarray(env, argv[7], &is));
+  if (is) {
+    NAPI_CALL(env, napi_get_typedarray_info(env, argv[7], &type, &out_len, &out_data, NULL, NULL));
+  }
+  if (!is || type != napi_float64_array || out_len < OUT_SLOTS) {
+    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "out must be a Float64Array");
+    return NULL;
+  }
+  napi_valuetype t;
+  NAPI_CALL(env, napi_typeof(env, argv[8], &t));
+  if (t != napi_function) {
+    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "callback must be a function");
+    return NULL;
+  }
+  if ((offset & 63) != 0) {
+    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
+                     "The channel's offset must be a multiple of 64. Received %llu",
+                     (unsigned long long)offset);
+    return NULL;
+  }
+  if (seg->flags & SHMEM_F_READONLY) {
+    shmem_napi_throw(env, "Error", "ERR_SHMEM_UNSUPPORTED",
+                     "A channel needs a writable mapping: this segment is read-only");
+    return NULL;
+  }
+  channel_handle_t *h = handle_alloc(env);
+  if (h == NULL) {
+    shmem_napi_throw(env, "Error", "ENOMEM", "Too many channels are open");
+    return NULL;
+  }
+  void *mem = (unsigned char *)seg->data + offset;
+  int r = init ? shmem_channel_init(&h->ch, mem, length, &o)
+               : shmem_channel_attach(&h->ch, mem, length);
+  if (r < 0) {
+    handle_free(h);
+    if (r == -ERANGE) {
+      shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
+                       "The channel needs more room than byteLength gives it "
+                       "(see Channel.byteLength())");
+    } else if (r == -EINVAL) {
+      shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE", "The channel options are invalid");
+    } else {
+      throw_channel(env, r);
+    }
+    return NULL;
+  }
+  h->region_offset = offset;
+  h->out = (double *)out_data;
+  napi_value name;
+  napi_status st = napi_create_reference(env, argv[7], 1, &h->out_ref);
+  if (st == napi_ok) st = napi_create_string_utf8(env, "shmem.channel", NAPI_AUTO_LENGTH, &name);
+  if (st == napi_ok) {
+    st = napi_create_threadsafe_function(env, argv[8], NULL, name, 0, 1, NULL, NULL, h, call_js,
+                                         &h->tsfn);
+  }
+  if (st == napi_ok) st = napi_unref_threadsafe_function(env, h->tsfn);
+  if (st == napi_ok) st = napi_add_env_cleanup_hook(env, cleanup_hook, h);
+  if (st != napi_ok) {
+    if (h->tsfn != NULL) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
+    h->tsfn = NULL;
+    if (h->out_ref != NULL) napi_delete_reference(env, h->out_ref);
+    h->out_ref = NULL;
+    shmem_channel_detach(&h->ch);
+    handle_free(h);
+    shmem_napi_throw_status(env, st);
+    return NULL;
+  }
+  h->seg = shmem_napi_segment_pin(env, argv[0]);
+  h->out[0] = (double)h->ch.capacity;
+  h->out[1] = (double)h->ch.max_message_size;
+  h->out[2] = (double)h->ch.kind;
+  h->out[3] = (double)h->ch.byte_length;
+  return number(env, h->id);
+}
+
+/* close(id): stops the waiters, lets go of the segment. Idempotent. */
+static napi_value channel_close(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  uint32_t id;
+  if (napi_get_value_uint32(env, argv[0], &id) != napi_ok) return NULL;
+  channel_handle_t *chunk = id / CHUNK < CHUNKS
+                                ? __atomic_load_n(&chunks[id / CHUNK], __ATOMIC_ACQUIRE)
+                                : NULL;
+  channel_handle_t *h = chunk != NULL ? &chunk[id % CHUNK] : NULL;
+  if (h == NULL || !h->in_use || h->env != env) return NULL;
+  napi_remove_env_cleanup_hook(env, cleanup_hook, h);
+  handle_close(h);
+  return NULL;
+}
+
+/* send(id, data) -> true, or false when there is no room now. */
+static napi_value channel_send(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  void *data;
+  size_t len;
+  if (!bytes_of(env, argv[1], &data, &len)) return NULL;
+  int r = shmem_channel_send(&h->ch, data, len);
+  if (r < 0 && r != -EAGAIN) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, r == 0, &out));
+  return out;
+}
+
+/* reserve(id, n) -> offset of the room in the channel's region, or -1 when there is none. */
+static napi_value channel_reserve(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint64_t n;
+  if (!shmem_arg_u64(env, argv[1], "n", UINT32_MAX, &n)) return NULL;
+  void *dst;
+  int r = shmem_channel_reserve(&h->ch, n, &dst);
+  if (r == -EAGAIN) return number(env, -1);
+  if (r < 0) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  return number(env, region_offset(h, dst));
+}
+
+/* commit(id, length) */
+static napi_value channel_commit(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint64_t n;
+  if (!shmem_arg_u64(env, argv[1], "length", UINT32_MAX, &n)) return NULL;
+  int r = shmem_channel_commit(&h->ch, n);
+  if (r < 0) throw_channel(env, r);
+  return NULL;
+}
+
+/* abort(id) */
+static napi_value channel_abort(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  int r = shmem_channel_abort(&h->ch);
+  if (r < 0) throw_channel(env, r);
+  return NULL;
+}
+
+/* peek(id) -> the message's length, or -1 when there is none; out[0]: its offset. */
+static napi_value channel_peek(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  const void *data;
+  uint64_t len;
+  int r = shmem_channel_peek(&h->ch, &data, &len);
+  if (r == -EAGAIN) return number(env, -1);
+  if (r < 0) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  h->out[0] = region_offset(h, data);
+  return number(env, (double)len);
+}
+
+/* release(id) */
+static napi_value channel_release(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  int r = shmem_channel_release(&h->ch);
+  if (r < 0) throw_channel(env, r);
+  return NULL;
+}
+
+/* receiveInto(id, target, offset, quiet) -> bytes written at target + offset, or -1 when there
+ * is no message. A target too small is a RangeError (quiet: returns -2 - length instead) and
+ * the message stays. */
+static napi_value channel_receive_into(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  void *data;
+  size_t size;
+  uint32_t offset;
+  bool quiet;
+  if (!bytes_of(env, argv[1], &data, &size)) return NULL;
+  if (napi_get_value_uint32(env, argv[2], &offset) != napi_ok) return NULL;
+  if (napi_get_value_bool(env, argv[3], &quiet) != napi_ok) return NULL;
+  if (offset > size) offset = (uint32_t)size;
+  uint64_t len = 0;
+  int r = shmem_channel_receive(&h->ch, (unsigned char *)data + offset, size - offset, &len);
+  if (r == -EAGAIN) return number(env, -1);
+  if (r == -ENOBUFS && quiet) return number(env, -2 - (double)len);
+  if (r == -ENOBUFS) {
+    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
+                     "The value of \"target.byteLength\" is out of range. It must be >= %llu "
+                     "(the next message's length). Received %zu",
+                     (unsigned long long)len, size - offset);
+    return NULL;
+  }
+  if (r < 0) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  return number(env, (double)len);
+}
+
+static int64_t deadline_of(double timeout_ms) {
+  return timeout_ms < 0 ? -1 : shmem_now_ns() + (int64_t)(timeout_ms * 1e6);
+}
+
+/* receiveWait(id, target, offset, timeoutMs) -> as receiveInto(..., quiet), waiting for a
+ * message first (blocking this thread): -1 when the timeout passed. One call instead of a
+ * receive, a wait and another receive. */
+static napi_value channel_receive_wait(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  void *data;
+  size_t size;
+  uint32_t offset;
+  double timeout;
+  if (!bytes_of(env, argv[1], &data, &size)) return NULL;
+  if (napi_get_value_uint32(env, argv[2], &offset) != napi_ok) return NULL;
+  if (napi_get_value_double(env, argv[3], &timeout) != napi_ok) return NULL;
+  if (offset > size) offset = (uint32_t)size;
+  int64_t deadline = deadline_of(timeout);
+  uint64_t len = 0;
+  int r;
+  for (;;) {
+    r = shmem_channel_receive(&h->ch, (unsigned char *)data + offset, size - offset, &len);
+    if (r != -EAGAIN) break;
+    r = shmem_channel_wait_readable(&h->ch, deadline, NULL);
+    if (r == -ETIMEDOUT) return number(env, -1);
+    if (r < 0) break;
+  }
+  if (r == -ENOBUFS) return number(env, -2 - (double)len);
+  if (r < 0) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  return number(env, (double)len);
+}
+
+/* sendWait(id, data, timeoutMs) -> true when sent, false when the timeout passed. */
+static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
+  ARGS(3);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  void *data;
+  size_t len;
+  double timeout;
+  if (!bytes_of(env, argv[1], &data, &len)) return NULL;
+  if (napi_get_value_double(env, argv[2], &timeout) != napi_ok) return NULL;
+  int r = shmem_channel_send_wait(&h->ch, data, len, deadline_of(timeout));
+  if (r < 0 && r != -ETIMEDOUT) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, r == 0, &out));
+  return out;
+}
+
+/* waitSync(id, which, n, timeoutMs) -> 0 ready, 1 timed out. timeoutMs < 0: no limit. */
+static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint32_t which;
+  uint64_t n;
+  double timeout;
+  if (napi_get_value_uint32(env, argv[1], &which) != napi_ok) return NULL;
+  if (!shmem_arg_u64(env, argv[2], "n", UINT32_MAX, &n)) return NULL;
+  if (napi_get_value_double(env, argv[3], &timeout) != napi_ok) return NULL;
+  int64_t deadline = timeout < 0 ? -1 : shmem_now_ns() + (int64_t)(timeout * 1e6);
+  int r = which == 0 ? shmem_channel_wait_readable(&h->ch, deadline, NULL)
+                     : shmem_channel_wait_writable(&h->ch, n, deadline, NULL);
+  if (r == -ETIMEDOUT) return number(env, 1);
+  if (r < 0) {
+    throw_channel(env, r);
+    return NULL;
+  }
+  return number(env, 0);
+}
+
+/* wait(id, which, n, timeoutMs): arms a waiter thread; the callback gets (which, result) with
+ * result 0 (ready), ETIMEDOUT or ECANCELED. One wait per waiter at a time. */
+static napi_value channel_wait(napi_env env, napi_callback_info info) {
+  ARGS(4);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint32_t which;
+  uint64_t n;
+  double timeout;
+  if (napi_get_value_uint32(env, argv[1], &which) != napi_ok || which > 1) return NULL;
+  if (!shmem_arg_u64(env, argv[2], "n", UINT32_MAX, &n)) return NULL;
+  if (napi_get_value_double(env, argv[3], &timeout) != napi_ok) return NULL;
+  int r = waiter_start(h, (int)which);
+  if (r < 0) {
+    shmem_err_t err = {r, "pthread_create"};
+    shmem_napi_throw_core(env, &err, NULL);
+    return NULL;
+  }
+  waiter_t *w = &h->waiters[which];
+  pthread_mutex_lock(&w->mu);
+  w->n = n;
+  w->deadline_ns = timeout < 0 ? -1 : shmem_now_ns() + (int64_t)(timeout * 1e6);
+  w->cancel = 0;
+  w->requested = true;
+  pthread_cond_signal(&w->cv);
+  pthread_mutex_unlock(&w->mu);
+  if (h->armed++ == 0) napi_ref_threadsafe_function(env, h->tsfn);
+  return NULL;
+}
+
+/* cancel(id, which): the armed wait ends with ECANCELED soon. */
+static napi_value channel_cancel(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint32_t which;
+  if (napi_get_value_uint32(env, argv[1], &which) != napi_ok || which > 1) return NULL;
+  waiter_t *w = &h->waiters[which];
+  if (!w->started) return NULL;
+  w->cancel = 1;
+  shmem_channel_interrupt(&h->ch);
+  return NULL;
+}
+
+/* wake(id, which): 1 wakes sleeping receivers, 2 sleeping senders (the JS fast path moved the
+ * tail or the head itself). */
+static napi_value channel_wake(napi_env env, napi_callback_info info) {
+  ARGS(2);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  uint32_t which;
+  if (napi_get_value_uint32(env, argv[1], &which) != napi_ok) return NULL;
+  shmem_channel_notify(&h->ch, (int)(which & 3));
+  return NULL;
+}
+
+/* stats(id): out[0..8] = capacity, used, messagesSent, messagesReceived, bytesSent,
+ * bytesReceived, senders, receivers, abandoned. */
+static napi_value channel_stats(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  channel_handle_t *h = lookup(env, argv[0]);
+  if (h == NULL) return NULL;
+  shmem_channel_stats_t st;
+  shmem_channel_stats(&h->ch, &st);
+  double *o = h->out;
+  o[0] = (double)st.capacity;
+  o[1] = (double)st.used;
+  o[2] = (double)st.messages_sent;
+  o[3] = (double)st.messages_received;
+  o[4] = (double)st.bytes_sent;
+  o[5] = (double)st.bytes_received;
+  o[6] = st.senders;
+  o[7] = st.receivers;
+  o[8] = (double)st.abandoned;
+  return NULL;
+}
+
+napi_status shmem_napi_channel_init(napi_env env, napi_value exports) {
+  static const struct {
+    const char *name;
+    napi_callback fn;
+  } fns[] = {
+      {"channelByteLength", byte_length},   {"channelOpen", channel_open},
+      {"channelClose", channel_close},      {"channelSend", channel_send},
+      {"channelReserve", channel_reserve},  {"channelCommit", channel_commit},
+      {"channelAbort", channel_abort},      {"channelPeek", channel_peek},
+      {"channelRelease", channel_release},  {"channelReceiveInto", channel_receive_into},
+      {"channelWaitSync", channel_wait_sync}, {"channelWait", channel_wait},
+      {"channelCancel", channel_cancel},    {"channelStats", channel_stats},
+      {"channelWake", channel_wake},
+      {"channelReceiveWait", channel_receive_wait},
+      {"channelSendWait", channel_send_wait},
+  };
+  for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+    napi_value fn;
+    NAPI_TRY(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn));
+    NAPI_TRY(napi_set_named_property(env, exports, fns[i].name, fn));
+  }
+  return napi_ok;
+}

@@ -1,0 +1,401 @@
+/* The channel ring: layout, order, wrap-around, sizes, zero copy, garbage, dead senders and
+ * senders in other processes. Regions come from the heap where ASan can see an overrun, and
+ * from MAP_SHARED memory where fork() needs to share them. */
+#include "check.h"
+#include "internal.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static void *heap_region(uint64_t size) {
+  void *p = aligned_alloc(64, (size_t)shmem__align_up(size, 64));
+  if (p != NULL) memset(p, 0, (size_t)size);
+  return p;
+}
+
+static void *shared_region(uint64_t size) {
+  void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void test_options(void) {
+  shmem_channel_options_t o = {1000, 0, SHMEM_CHANNEL_SPSC};
+  uint64_t n = 0;
+  CHECK_ERR(shmem_channel_byte_length(&o, &n), 0);
+  CHECK_EQ_U64(n, SHMEM_CHANNEL_HEADER_SIZE + 1024);
+  o.capacity = 1;
+  CHECK_ERR(shmem_channel_byte_length(&o, &n), 0);
+  CHECK_EQ_U64(n, SHMEM_CHANNEL_HEADER_SIZE + 64);
+  o.capacity = 0;
+  CHECK_ERR(shmem_channel_byte_length(&o, &n), -ERANGE);
+  o.capacity = 1024;
+  o.max_message_size = 512 - 16;
+  CHECK_ERR(shmem_channel_byte_length(&o, &n), 0);
+  o.max_message_size = 512 - 15;
+  CHECK_ERR(shmem_channel_byte_length(&o, &n), -ERANGE);
+  o.max_message_size = 0;
+  o.kind = 0;
+  CHECK_ERR(shmem_channel_byte_length(&o, &n), -EINVAL);
+  o.kind = 4;
+  CHECK_ERR(shmem_channel_byte_length(&o, &n), -EINVAL);
+  CHECK_ERR(shmem_channel_byte_length(NULL, &n), -EINVAL);
+
+  void *mem = heap_region(4096);
+  shmem_channel_t ch;
+  o.kind = SHMEM_CHANNEL_SPSC;
+  o.capacity = 4096;
+  CHECK_ERR(shmem_channel_init(&ch, mem, 4096, &o), -ERANGE);
+  CHECK_ERR(shmem_channel_init(&ch, (char *)mem + 8, 4000, &o), -EINVAL);
+  CHECK_ERR(shmem_channel_attach(&ch, mem, 4096), SHMEM_EBADSTATE); /* never formatted */
+  free(mem);
+}
+
+/* Messages of every length from 0 up, many times round a small ring, in order and whole. */
+static void test_order_and_wrap(shmem_channel_kind_t kind) {
+  shmem_channel_options_t o = {256, 0, kind};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  void *mem = heap_region(size);
+  shmem_channel_t tx, rx;
+  if (!CHECK_ERR(shmem_channel_init(&tx, mem, size, &o), 0)) return;
+  CHECK_ERR(shmem_channel_attach(&rx, mem, size), 0);
+  CHECK_EQ_U64(tx.max_message_size, 112);
+  unsigned char out[200], in[200];
+  uint64_t len = 0;
+  CHECK_ERR(shmem_channel_receive(&rx, in, sizeof(in), &len), -EAGAIN);
+  int bad = 0;
+  uint32_t sent = 0, received = 0;
+  for (int round = 0; round < 3000; round++) {
+    uint64_t n = (uint64_t)(round * 7) % 113;
+    for (uint64_t i = 0; i < n; i++) out[i] = (unsigned char)(sent + i);
+    int r = shmem_channel_send(&tx, out, n);
+    if (r == 0) sent++;
+    else if (r != -EAGAIN) bad++;
+    /* Receive every other round, so the ring fills up sometimes and wraps often. */
+    if (round % 2 == 1 || r == -EAGAIN) {
+      while (shmem_channel_receive(&rx, in, sizeof(in), &len) == 0) {
+        uint64_t want = (uint64_t)(received == 0 ? 0 : 0);
+        (void)want;
+        for (uint64_t i = 0; i < len; i++) {
+          if (in[i] != (unsigned char)(received + i)) bad++;
+        }
+        received++;
+      }
+    }
+  }
+  while (shmem_channel_receive(&rx, in, sizeof(in), &len) == 0) received++;
+  CHECK_EQ_INT(bad, 0);
+  CHECK_EQ_INT(received, sent);
+  CHECK(sent > 1000);
+  shmem_channel_stats_t st;
+  shmem_channel_stats(&rx, &st);
+  CHECK_EQ_U64(st.messages_sent, sent);
+  CHECK_EQ_U64(st.messages_received, sent);
+  CHECK_EQ_U64(st.bytes_sent, st.bytes_received);
+  CHECK_EQ_U64(st.used, 0);
+  CHECK_EQ_INT(st.senders, 1);
+  CHECK_EQ_INT(st.receivers, 1);
+  shmem_channel_detach(&tx);
+  shmem_channel_detach(&rx);
+  shmem_channel_attach(&rx, mem, size);
+  shmem_channel_stats(&rx, &st);
+  CHECK_EQ_INT(st.senders, 0);
+  CHECK_EQ_INT(st.receivers, 0);
+  free(mem);
+}
+
+static void test_sizes_and_zero_copy(void) {
+  shmem_channel_options_t o = {1024, 300, SHMEM_CHANNEL_MPSC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  void *mem = heap_region(size);
+  shmem_channel_t ch;
+  if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
+  unsigned char buf[400] = {0};
+  uint64_t len = 0;
+  CHECK_ERR(shmem_channel_send(&ch, buf, 301), -EMSGSIZE);
+  CHECK_ERR(shmem_channel_send(&ch, buf, 300), 0);
+  CHECK_ERR(shmem_channel_receive(&ch, buf, 299, &len), -ENOBUFS);
+  CHECK_EQ_U64(len, 300);
+  CHECK_ERR(shmem_channel_receive(&ch, buf, 300, &len), 0);
+  CHECK_EQ_U64(len, 300);
+
+  void *dst = NULL;
+  CHECK_ERR(shmem_channel_reserve(&ch, 200, &dst), 0);
+  CHECK_ERR(shmem_channel_reserve(&ch, 1, &dst), -EBUSY);
+  CHECK_ERR(shmem_channel_send(&ch, buf, 1), -EBUSY);
+  /* A reservation not yet committed is not delivered. */
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), -EAGAIN);
+  memcpy(dst, "hello", 5);
+  CHECK_ERR(shmem_channel_commit(&ch, 201), -EMSGSIZE);
+  CHECK_ERR(shmem_channel_commit(&ch, 5), 0); /* shorter than reserved */
+  CHECK_ERR(shmem_channel_commit(&ch, 5), -EINVAL);
+  CHECK_ERR(shmem_channel_reserve(&ch, 10, &dst), 0);
+  CHECK_ERR(shmem_channel_abort(&ch), 0);
+  CHECK_ERR(shmem_channel_send(&ch, "after", 5), 0);
+  const void *view = NULL;
+  CHECK_ERR(shmem_channel_peek(&ch, &view, &len), 0);
+  CHECK(len == 5 && memcmp(view, "hello", 5) == 0);
+  CHECK_ERR(shmem_channel_peek(&ch, &view, &len), -EBUSY);
+  CHECK_ERR(shmem_channel_release(&ch), 0);
+  CHECK_ERR(shmem_channel_release(&ch), -EINVAL);
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
+  CHECK(len == 5 && memcmp(buf, "after", 5) == 0);
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), -EAGAIN);
+  int64_t start = shmem_now_ns();
+  CHECK_ERR(shmem_channel_receive_wait(&ch, buf, sizeof(buf), &len, start + 20000000), -ETIMEDOUT);
+  CHECK(shmem_now_ns() - start >= 19000000);
+  /* Fill it, then a send that waits times out. */
+  int sent = 0;
+  while (shmem_channel_send(&ch, buf, 300) == 0) sent++;
+  CHECK(sent >= 2);
+  CHECK_ERR(shmem_channel_send_wait(&ch, buf, 300, shmem_now_ns() + 10000000), -ETIMEDOUT);
+  volatile int cancel = 1;
+  CHECK_ERR(shmem_channel_wait_writable(&ch, 300, -1, &cancel), -ECANCELED);
+  shmem_channel_detach(&ch);
+  free(mem);
+}
+
+static uint64_t rng_state = 88172645463325252ull;
+static uint64_t rng(void) {
+  rng_state ^= rng_state << 13;
+  rng_state ^= rng_state >> 7;
+  rng_state ^= rng_state << 17;
+  return rng_state;
+}
+
+/* Random garbage in the header and the records: errors, never a read or write outside the
+ * region (ASan watches the heap block's edges). */
+static void test_garbage(void) {
+  shmem_channel_options_t o = {512, 0, SHMEM_CHANNEL_MPMC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  unsigned char *mem = heap_region(size);
+  shmem_channel_t ch;
+  if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
+  int errors = 0, other = 0;
+  unsigned char buf[512];
+  for (int round = 0; round < 20000; round++) {
+    if (round % 50 == 0) shmem_channel_init(&ch, mem, size, &o);
+    shmem_channel_send(&ch, buf, rng() % 200);
+    /* Scribble on a hot header field or on the ring. */
+    uint64_t where = rng() % 4;
+    uint64_t value = rng();
+    if (rng() % 3 == 0) value &= ~(uint64_t)15;
+    if (rng() % 2 == 0) value %= 2048;
+    if (where == 0) memcpy(mem + 64, &value, 8);          /* tail */
+    else if (where == 1) memcpy(mem + 128, &value, 8);    /* head */
+    else memcpy(mem + SHMEM_CHANNEL_HEADER_SIZE + rng() % (512 - 8), &value, 8);
+    uint64_t len;
+    const void *view;
+    int r = shmem_channel_receive(&ch, buf, sizeof(buf), &len);
+    if (r == SHMEM_EBADSTATE) errors++;
+    else if (r != 0 && r != -EAGAIN && r != -ENOBUFS) other++;
+    if (shmem_channel_peek(&ch, &view, &len) == 0) {
+      CHECK((const unsigned char *)view >= mem + SHMEM_CHANNEL_HEADER_SIZE &&
+            (const unsigned char *)view + len <= mem + size);
+      shmem_channel_release(&ch);
+    }
+    void *dst;
+    if (shmem_channel_reserve(&ch, 100, &dst) == 0) {
+      CHECK((unsigned char *)dst >= mem + SHMEM_CHANNEL_HEADER_SIZE &&
+            (unsigned char *)dst + 100 <= mem + size);
+      memset(dst, 0xab, 100);
+      shmem_channel_commit(&ch, 100);
+    }
+    shmem_channel_readable(&ch);
+  }
+  CHECK(errors > 100);
+  CHECK_EQ_INT(other, 0);
+  /* A damaged header is refused at attach. */
+  shmem_channel_init(&ch, mem, size, &o);
+  static const size_t fields[] = {0, 4, 8, 12, 16, 25, 32, 40, 44};
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    shmem_channel_init(&ch, mem, size, &o);
+    mem[fields[i]] ^= 0x5a;
+    shmem_channel_t other_view;
+    CHECK_ERR(shmem_channel_attach(&other_view, mem, size), SHMEM_EBADSTATE);
+  }
+  shmem_channel_init(&ch, mem, size, &o);
+  CHECK_ERR(shmem_channel_attach(&ch, mem, size - 1), SHMEM_EBADSTATE);
+  free(mem);
+}
+
+/* A child reserves and dies: the receiver skips the abandoned record and goes on. */
+static void test_dead_sender(void) {
+  shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPSC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  void *mem = shared_region(size);
+  shmem_channel_t rx;
+  if (!CHECK_ERR(shmem_channel_init(&rx, mem, size, &o), 0)) return;
+  pid_t pid = fork();
+  if (pid == 0) {
+    shmem_channel_t tx;
+    void *dst;
+    if (shmem_channel_attach(&tx, mem, size) < 0) _exit(2);
+    shmem_channel_send(&tx, "before", 6);
+    if (shmem_channel_reserve(&tx, 100, &dst) < 0) _exit(3);
+    memset(dst, 'x', 50);
+    kill(getpid(), SIGKILL);
+    _exit(4);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  shmem_channel_t tx;
+  shmem_channel_attach(&tx, mem, size);
+  CHECK_ERR(shmem_channel_send(&tx, "after", 5), 0);
+  char buf[200];
+  uint64_t len;
+  CHECK_ERR(shmem_channel_receive_wait(&rx, buf, sizeof(buf), &len, shmem_now_ns() + 2000000000),
+            0);
+  CHECK(len == 6 && memcmp(buf, "before", 6) == 0);
+  int64_t start = shmem_now_ns();
+  CHECK_ERR(shmem_channel_receive_wait(&rx, buf, sizeof(buf), &len, start + 2000000000), 0);
+  CHECK(len == 5 && memcmp(buf, "after", 5) == 0);
+  shmem_channel_stats_t st;
+  shmem_channel_stats(&rx, &st);
+  CHECK_EQ_U64(st.abandoned, 1);
+  munmap(mem, size);
+}
+
+/* Four processes send 20000 numbered messages each; one receiver sees each exactly once,
+ * in order per sender. The receiver sleeps when the ring is empty. */
+static void test_mpsc_fork(void) {
+  enum { SENDERS = 4, EACH = 20000 };
+  shmem_channel_options_t o = {8192, 64, SHMEM_CHANNEL_MPSC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  void *mem = shared_region(size);
+  shmem_channel_t rx;
+  if (!CHECK_ERR(shmem_channel_init(&rx, mem, size, &o), 0)) return;
+  pid_t pids[SENDERS];
+  for (int s = 0; s < SENDERS; s++) {
+    pids[s] = fork();
+    if (pids[s] == 0) {
+      shmem_channel_t tx;
+      if (shmem_channel_attach(&tx, mem, size) < 0) _exit(2);
+      for (uint32_t i = 0; i < EACH; i++) {
+        uint32_t msg[3] = {(uint32_t)s, i, (uint32_t)s * 2654435761u ^ i};
+        if (shmem_channel_send_wait(&tx, msg, sizeof(msg), -1) < 0) _exit(3);
+      }
+      _exit(0);
+    }
+  }
+  uint32_t next[SENDERS] = {0};
+  int bad = 0;
+  for (int n = 0; n < SENDERS * EACH; n++) {
+    uint32_t msg[3];
+    uint64_t len;
+    int r = shmem_channel_receive_wait(&rx, msg, sizeof(msg), &len, shmem_now_ns() + 10000000000);
+    if (r < 0 || len != sizeof(msg) || msg[0] >= SENDERS) {
+      bad++;
+      break;
+    }
+    if (msg[1] != next[msg[0]] || msg[2] != (msg[0] * 2654435761u ^ msg[1])) bad++;
+    next[msg[0]]++;
+  }
+  for (int s = 0; s < SENDERS; s++) {
+    int status;
+    waitpid(pids[s], &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_EQ_INT(next[s], EACH);
+  }
+  CHECK_EQ_INT(bad, 0);
+  munmap(mem, size);
+}
+
+/* mpmc: a receiver dies holding the receive lock (inside a peek); another takes the lock over
+ * and gets the message the dead one never released. */
+static void test_dead_receiver_lock(void) {
+  shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPMC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  void *mem = shared_region(size);
+  shmem_channel_t ch;
+  if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
+  CHECK_ERR(shmem_channel_send(&ch, "one", 3), 0);
+  CHECK_ERR(shmem_channel_send(&ch, "two", 3), 0);
+  pid_t pid = fork();
+  if (pid == 0) {
+    shmem_channel_t rx;
+    const void *view;
+    uint64_t len;
+    if (shmem_channel_attach(&rx, mem, size) < 0) _exit(2);
+    if (shmem_channel_peek(&rx, &view, &len) < 0) _exit(3);
+    kill(getpid(), SIGKILL);
+    _exit(4);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  CHECK(WIFSIGNALED(status));
+  char buf[16];
+  uint64_t len;
+  CHECK_ERR(shmem_channel_receive_wait(&ch, buf, sizeof(buf), &len, shmem_now_ns() + 2000000000),
+            0);
+  CHECK(len == 3 && memcmp(buf, "one", 3) == 0);
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
+  CHECK(len == 3 && memcmp(buf, "two", 3) == 0);
+  munmap(mem, size);
+}
+
+/* Two receiver processes on mpmc share 20000 messages: each is delivered once. */
+static void test_mpmc_fork(void) {
+  enum { COUNT = 20000 };
+  shmem_channel_options_t o = {4096, 64, SHMEM_CHANNEL_MPMC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  unsigned char *mem = shared_region(size + 2 * COUNT);
+  shmem_channel_t tx;
+  if (!CHECK_ERR(shmem_channel_init(&tx, mem, size, &o), 0)) return;
+  unsigned char *seen = mem + size; /* one byte per message, counted by the receivers */
+  pid_t pids[2];
+  for (int r = 0; r < 2; r++) {
+    pids[r] = fork();
+    if (pids[r] == 0) {
+      shmem_channel_t rx;
+      if (shmem_channel_attach(&rx, mem, size) < 0) _exit(2);
+      for (;;) {
+        uint32_t msg;
+        uint64_t len;
+        int e = shmem_channel_receive_wait(&rx, &msg, sizeof(msg), &len,
+                                           shmem_now_ns() + 300000000);
+        if (e == -ETIMEDOUT) _exit(0);
+        if (e < 0 || len != sizeof(msg)) _exit(3);
+        if (msg == UINT32_MAX) _exit(0);
+        if (msg < COUNT) __atomic_fetch_add(&seen[msg], 1, __ATOMIC_RELAXED);
+      }
+    }
+  }
+  for (uint32_t i = 0; i < COUNT; i++) shmem_channel_send_wait(&tx, &i, sizeof(i), -1);
+  uint32_t end = UINT32_MAX;
+  shmem_channel_send_wait(&tx, &end, sizeof(end), -1);
+  shmem_channel_send_wait(&tx, &end, sizeof(end), -1);
+  for (int r = 0; r < 2; r++) {
+    int status;
+    waitpid(pids[r], &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  }
+  int wrong = 0;
+  for (int i = 0; i < COUNT; i++) wrong += seen[i] != 1;
+  CHECK_EQ_INT(wrong, 0);
+  munmap(mem, size + 2 * COUNT);
+}
+
+int main(void) {
+  test_options();
+  test_order_and_wrap(SHMEM_CHANNEL_SPSC);
+  test_order_and_wrap(SHMEM_CHANNEL_MPSC);
+  test_order_and_wrap(SHMEM_CHANNEL_MPMC);
+  test_sizes_and_zero_copy();
+  test_garbage();
+  test_dead_sender();
+  test_mpsc_fork();
+  test_dead_receiver_lock();
+  test_mpmc_fork();
+  return CHECK_REPORT();
+}
