@@ -14,26 +14,37 @@ const SPIN_NS = 2000
 const RESULTS = ['ok', 'not-equal', 'timed-out', 'ok']
 const INT_MAX = 2147483647
 
-// The segment, and the byte in its mapping, of int32Array[index].
-function wordOf (array, index) {
-  if (!(array instanceof Int32Array)) {
-    throw invalidArgType('int32Array', 'an instance of Int32Array', array)
-  }
-  const where = locate(array, 0, 4)
-  if (where === null) {
-    throw invalidArgValue('int32Array', array,
-      'must be a view of a shmem segment (segment.view(Int32Array, ...)): ' +
-      'a wait across processes needs memory that other processes map')
+// Where each Int32Array an API here has seen lies: its segment, handle and first byte in the
+// mapping. A cache, so that a wait or notify allocates nothing and does one WeakMap lookup.
+const placed = new WeakMap()
+
+function placeOf (array) {
+  let where = placed.get(array)
+  if (where === undefined) {
+    if (!(array instanceof Int32Array)) {
+      throw invalidArgType('int32Array', 'an instance of Int32Array', array)
+    }
+    where = locate(array, 0, 4)
+    if (where === null) {
+      throw invalidArgValue('int32Array', array,
+        'must be a view of a shmem segment (segment.view(Int32Array, ...)): ' +
+        'a wait across processes needs memory that other processes map')
+    }
+    placed.set(array, where)
   }
   if (where.segment.closed) where.segment.view(Int32Array) // throws ERR_SHMEM_CLOSED
+  return where
+}
+
+// The byte in the mapping of int32Array[index].
+function offsetOf (array, where, index) {
   if (typeof index !== 'number' || !Number.isInteger(index)) {
     throw invalidArgType('index', 'an integer', index)
   }
   if (index < 0 || index >= array.length) {
     throw outOfRange('index', `>= 0 && < ${array.length}`, index)
   }
-  where.offset += index * 4
-  return where
+  return where.offset + index * 4
 }
 
 function expectedOf (value) {
@@ -55,10 +66,11 @@ function timeoutOf (value) {
  * 'not-equal' (the word did not hold expected) or 'timed-out'.
  */
 function wait (int32Array, index, expected, timeoutMs) {
-  const { handle, offset } = wordOf(int32Array, index)
+  const where = placeOf(int32Array)
+  const offset = offsetOf(int32Array, where, index)
   const e = expectedOf(expected)
   const t = timeoutOf(timeoutMs)
-  return RESULTS[binding.futexWait(handle, offset, e, t, t === 0 ? 0 : SPIN_NS)]
+  return RESULTS[binding.futexWait(where.handle, offset, e, t, t === 0 ? 0 : SPIN_NS)]
 }
 
 /**
@@ -66,9 +78,10 @@ function wait (int32Array, index, expected, timeoutMs) {
  * 'not-equal' or 'timed-out'; rejects with ERR_SHMEM_CLOSED when the segment is closed.
  */
 function waitAsync (int32Array, index, expected, timeoutMs) {
-  let where, e, t
+  let where, offset, e, t
   try {
-    where = wordOf(int32Array, index)
+    where = placeOf(int32Array)
+    offset = offsetOf(int32Array, where, index)
     e = expectedOf(expected)
     t = timeoutOf(timeoutMs)
   } catch (err) {
@@ -76,7 +89,7 @@ function waitAsync (int32Array, index, expected, timeoutMs) {
   }
   if (Atomics.load(int32Array, index) !== e) return Promise.resolve('not-equal')
   if (t === 0) return Promise.resolve('timed-out')
-  const { segment, handle, offset } = where
+  const { segment, handle } = where
   return waiting.futexWaitAsync(handle, offset, e, t).then((r) => {
     if (r === waiting.CANCELLED) segment.view(Int32Array) // closed meanwhile: throws
     return RESULTS[r]
@@ -89,7 +102,8 @@ function waitAsync (int32Array, index, expected, timeoutMs) {
  * cannot count a waiter still spinning (it sees the new value and returns 'ok' on its own).
  */
 function notify (int32Array, index, count = Infinity) {
-  const { handle, offset } = wordOf(int32Array, index)
+  const where = placeOf(int32Array)
+  const offset = offsetOf(int32Array, where, index)
   let n
   if (count === Infinity) n = INT_MAX
   else if (typeof count !== 'number' || Number.isNaN(count)) {
@@ -97,7 +111,7 @@ function notify (int32Array, index, count = Infinity) {
   } else {
     n = Math.min(INT_MAX, Math.max(0, Math.trunc(count)))
   }
-  return binding.futexWake(handle, offset, n)
+  return binding.futexWake(where.handle, offset, n)
 }
 
 module.exports = { wait, waitAsync, notify }
