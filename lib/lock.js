@@ -6,7 +6,7 @@
 // The format and the recovery rules are in docs/locks.md.
 
 const binding = require('./binding')
-const { Segment, locate } = require('./segment')
+const { Segment, locate, isPrivate } = require('./segment')
 const { coded, invalidArgType, outOfRange, closedError, unsupported } = require('./errors')
 const { validateInteger } = require('./validate')
 const waiting = require('./waiting')
@@ -51,6 +51,9 @@ const W_DRAIN = 8 // bumped when a reader leaves while a writer (or a reader) wa
 const W_SLOTS = 9 // the number of reader slots
 const W_DRAIN_WAITERS = 10
 const W_WRITE_HELD = 11 // 1 once the writer has waited out the readers: it holds the lock
+// 1 from the moment a reader frees a dead writer's word until the next writer takes the
+// lock: everyone who gets the lock meanwhile hears 'recovered', whoever came first.
+const W_DIRTY = 12
 const SLOT_BASE = 16 // reader slots: [tid, start lo, start hi, reserved] each
 const SLOT_WORDS = 4
 const RW_SLOTS = 64
@@ -88,6 +91,10 @@ function place (segment, offset, bytes, what) {
   if (segment.closed) throw closedError()
   if (segment.readOnly) {
     throw unsupported(`A ${what} needs a writable mapping; this segment is read-only`)
+  }
+  if (isPrivate(segment)) {
+    throw unsupported(`A ${what} needs a shared mapping; this segment is private ` +
+      '(MAP_PRIVATE): no other process would see it')
   }
   offset = validateInteger(offset, 'offset', 0, Number.MAX_SAFE_INTEGER)
   if (offset % ALIGNMENT !== 0) {
@@ -224,7 +231,15 @@ function releaseOwner (lock, i, word, rec, wakeAll) {
 // A sleeper that gives up (time, abort) may have taken a wake-up meant for someone else:
 // hand it on when the word is free.
 function passOn (lock, i, word) {
-  if (Atomics.load(i, word) === 0) binding.futexWake(lock.handle, lock.base + word * 4, 1)
+  for (;;) {
+    const s = Atomics.load(i, word)
+    if (s === 0) {
+      binding.futexWake(lock.handle, lock.base + word * 4, 1)
+      return
+    }
+    // Held: make sure its release wakes the next sleeper.
+    if ((s & WAITERS) !== 0 || Atomics.compareExchange(i, word, s, s | WAITERS) === s) return
+  }
 }
 
 class LockBase {
@@ -258,7 +273,7 @@ class LockBase {
   async sleepAsync (word, value, deadline, signal) {
     const slice = Math.min(remaining(deadline), SLICE_MS)
     const r = await futexWaitAsync(this.handle, this.base + word * 4, value, slice, signal)
-    if (r === CANCELLED) throw closedError()
+    if (r === CANCELLED || this.view.length === 0) throw closedError()
     return r
   }
 }
@@ -447,6 +462,7 @@ class RwLock extends LockBase {
     checkHeader(i, RWLOCK_MAGIC, RWLOCK_BYTES, 'RwLock')
     if (Atomics.load(i, W_SLOTS) !== RW_SLOTS) throw badState('RwLock', 'wrong slot count')
     if ((Atomics.load(i, W_WRITE_HELD) & ~1) !== 0) throw badState('RwLock', 'writer flag')
+    if ((Atomics.load(i, W_DIRTY) & ~1) !== 0) throw badState('RwLock', 'recovery flag')
     checkOwnerWord(Atomics.load(i, W_STATE), 'RwLock')
     checkTid(i[W_OWNER], 'RwLock')
     for (let k = 0; k < RW_SLOTS; k++) checkTid(Atomics.load(i, slotAt(k)), 'RwLock')
@@ -463,7 +479,12 @@ class RwLock extends LockBase {
       checkTid(t, 'RwLock')
       const start = startAt(i, at + 1, 'RwLock')
       const gone = t === TID ? (start !== 0 && start !== START) : !binding.threadAlive(t, start)
-      if (gone && Atomics.compareExchange(i, at, t, 0) === t) reaped = true
+      if (!gone || Atomics.load(i, at) !== t) continue
+      // Clear the dead reader's start time while the slot is still its own, so that whoever
+      // takes the slot next is never judged by it.
+      i[at + 1] = 0
+      i[at + 2] = 0
+      if (Atomics.compareExchange(i, at, t, 0) === t) reaped = true
     }
     if (reaped) this.#drained(i, true)
     return reaped
@@ -534,7 +555,9 @@ class RwLock extends LockBase {
       if (s === 0) return { retry: true }
       const who = ownerOf(i, s, W_OWNER, 'RwLock')
       if (who !== 'mine' && checkDead && ownerGone(i, s, W_OWNER, this.what)) {
-        // A dead writer: free the word and wake everyone; the data may be half-written.
+        // A dead writer: free the word and wake everyone; the data may be half-written, and
+        // whoever gets the lock next, reader or writer, hears so (W_DIRTY, set first).
+        Atomics.store(i, W_DIRTY, 1)
         if (Atomics.compareExchange(i, W_STATE, s, 0) === s) {
           clearRecord(i, W_OWNER)
           Atomics.store(i, W_WRITE_HELD, 0)
@@ -565,7 +588,7 @@ class RwLock extends LockBase {
     for (;;) {
       const t = this.#tryRead(i, checkDead)
       if (t.recovered) recovered = true
-      if (t.done) return recovered ? 'recovered' : 'ok'
+      if (t.done) return recovered || Atomics.load(i, W_DIRTY) === 1 ? 'recovered' : 'ok'
       if (t.retry) continue
       if (t.mine && deadline === Infinity) throw deadlock('RwLock (as writer)')
       if (remaining(deadline) === 0) {
@@ -586,7 +609,7 @@ class RwLock extends LockBase {
       const t = this.#tryRead(i, true)
       if (t.counted) Atomics.sub(i, W_DRAIN_WAITERS, 1)
       if (t.recovered) recovered = true
-      if (t.done) return recovered ? 'recovered' : 'ok'
+      if (t.done) return recovered || Atomics.load(i, W_DIRTY) === 1 ? 'recovered' : 'ok'
       if (!t.retry) return 'busy'
     }
     return 'busy'
@@ -603,7 +626,7 @@ class RwLock extends LockBase {
     for (;;) {
       const t = this.#tryRead(i, checkDead)
       if (t.recovered) recovered = true
-      if (t.done) return recovered ? 'recovered' : 'ok'
+      if (t.done) return recovered || Atomics.load(i, W_DIRTY) === 1 ? 'recovered' : 'ok'
       if (t.retry) continue
       if (remaining(deadline) === 0) {
         if (t.counted) Atomics.sub(i, W_DRAIN_WAITERS, 1)
@@ -697,6 +720,7 @@ class RwLock extends LockBase {
     const d = this.#drainSync(i, deadline)
     if (d !== 'ok') return d
     Atomics.store(i, W_WRITE_HELD, 1)
+    if (Atomics.exchange(i, W_DIRTY, 0) === 1) return 'recovered'
     return result
   }
 
@@ -722,6 +746,7 @@ class RwLock extends LockBase {
       return 'busy'
     }
     Atomics.store(i, W_WRITE_HELD, 1)
+    if (Atomics.exchange(i, W_DIRTY, 0) === 1) return 'recovered'
     return result
   }
 
@@ -761,6 +786,7 @@ class RwLock extends LockBase {
     const d = await this.#drainAsync(i, deadline, signal)
     if (d !== 'ok') return d
     Atomics.store(i, W_WRITE_HELD, 1)
+    if (Atomics.exchange(i, W_DIRTY, 0) === 1) return 'recovered'
     return result
   }
 

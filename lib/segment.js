@@ -3,7 +3,7 @@
 
 const { constants: { MAX_LENGTH } } = require('buffer')
 const { inspect } = require('util')
-const { markAsUntransferable } = require('worker_threads')
+const { markAsUntransferable, isMainThread } = require('worker_threads')
 const binding = require('./binding')
 const { coded, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
   require('./errors')
@@ -37,6 +37,7 @@ const owners = new WeakMap()
 // that could only ever be released by this very thread fails instead of freezing it.
 const heldFileLocks = new Map()
 const FLOCK = { shared: 1, exclusive: 2 }
+const FLOCK_SLICE_MS = 100
 
 function lockModeOf (mode) {
   const m = FLOCK[mode]
@@ -46,6 +47,7 @@ function lockModeOf (mode) {
 
 // The native handle of a Segment, for other parts of this package (locks, channels) only.
 let handleOf
+let isPrivate
 
 class Segment {
   #handle
@@ -63,9 +65,11 @@ class Segment {
   #fileLock = null // null | 'shared' | 'exclusive'
   #fileKey = null
   #lockPending = false
+  #pendingMode = null // the mode a pending lockAsync() asks for
 
   static {
     handleOf = (segment) => segment.#handle
+    isPrivate = (segment) => (segment.#flags & F.PRIVATE) !== 0
   }
 
   /** @private Use shmem.create(), shmem.open() and the other factories. */
@@ -358,18 +362,16 @@ class Segment {
     return this.#fileKey
   }
 
-  #took (mode) {
-    this.#forgetFileLock()
-    this.#fileLock = mode
+  // heldFileLocks holds the Segments of this thread that hold a file lock or wait for one.
+  #enterRegistry () {
     const key = this.#fileIdentity()
     let set = heldFileLocks.get(key)
     if (set === undefined) heldFileLocks.set(key, (set = new Set()))
     set.add(this)
   }
 
-  #forgetFileLock () {
-    if (this.#fileLock === null) return
-    this.#fileLock = null
+  #leaveRegistryIfIdle () {
+    if (this.#fileLock !== null || this.#pendingMode !== null || this.#fileKey === null) return
     const set = heldFileLocks.get(this.#fileKey)
     if (set !== undefined) {
       set.delete(this)
@@ -377,12 +379,25 @@ class Segment {
     }
   }
 
-  // Another Segment of this thread holds a lock on the same file that excludes `mode`.
+  #took (mode) {
+    this.#fileLock = mode
+    this.#enterRegistry()
+  }
+
+  #forgetFileLock () {
+    if (this.#fileLock === null) return
+    this.#fileLock = null
+    this.#leaveRegistryIfIdle()
+  }
+
+  // Another Segment of this thread holds, or is about to take (its lockAsync() thread may
+  // have it already), a lock on the same file that excludes `mode`.
   #heldHereAgainst (mode) {
     const set = heldFileLocks.get(this.#fileIdentity())
     if (set === undefined) return null
     for (const other of set) {
-      if (other !== this && (mode === 'exclusive' || other.#fileLock === 'exclusive')) {
+      const theirs = other.#fileLock || other.#pendingMode
+      if (other !== this && theirs !== null && (mode === 'exclusive' || theirs === 'exclusive')) {
         return other
       }
     }
@@ -404,7 +419,19 @@ class Segment {
         `'${mode}': waiting for it without a timeout would block this thread for good ` +
         '(use lockAsync(), tryLock() or a timeout)')
     }
-    if (!binding.flockWait(this.#handle, m, timeout)) return 'timed-out'
+    if (timeout === Infinity && isMainThread) {
+      // In flock(2) itself: woken by the kernel the moment the lock is free.
+      binding.flockWait(this.#handle, m, Infinity)
+    } else {
+      // Polled in slices that return to JS, so that worker.terminate() can end a worker
+      // that waits here (a thread inside a system call cannot be stopped).
+      const deadline = waiting.deadlineOf(timeout)
+      for (;;) {
+        const left = waiting.remaining(deadline)
+        if (binding.flockWait(this.#handle, m, Math.min(left, FLOCK_SLICE_MS))) break
+        if (left <= FLOCK_SLICE_MS) return 'timed-out'
+      }
+    }
     this.#took(mode)
     return 'ok'
   }
@@ -438,12 +465,18 @@ class Segment {
     return new Promise((resolve, reject) => {
       let onAbort
       this.#lockPending = true
+      this.#pendingMode = mode
+      this.#enterRegistry()
       // The promise settles when the thread is done, so that a lock it took just as the
       // signal fired is given back by the thread itself and never dropped later by us.
       const id = binding.flockAsync(this.#handle, m, timeout, (result) => {
         this.#lockPending = false
+        this.#pendingMode = null
+        this.#leaveRegistryIfIdle()
         if (signal !== undefined) signal.removeEventListener('abort', onAbort)
         if (typeof result !== 'number') return reject(result)
+        // Closed meanwhile: closing the fd released whatever the thread took.
+        if (this.#closed) return reject(closedError(this.#describe()))
         if (result === waiting.OK) {
           this.#took(mode)
           return resolve('ok')
@@ -508,4 +541,11 @@ function locate (view, index, bytesPerElement) {
   }
 }
 
-module.exports = { Segment, makeSegment, ADVICE, locate, handleOf: (s) => handleOf(s) }
+module.exports = {
+  Segment,
+  makeSegment,
+  ADVICE,
+  locate,
+  handleOf: (s) => handleOf(s),
+  isPrivate: (s) => isPrivate(s)
+}

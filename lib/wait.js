@@ -4,7 +4,7 @@
 // shared futex for the word's physical page, which every process mapping it shares.
 
 const binding = require('./binding')
-const { locate } = require('./segment')
+const { locate, isPrivate } = require('./segment')
 const { invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const waiting = require('./waiting')
 
@@ -13,6 +13,8 @@ const waiting = require('./waiting')
 const SPIN_NS = 2000
 const RESULTS = ['ok', 'not-equal', 'timed-out', 'ok']
 const INT_MAX = 2147483647
+const SLICE_MS = 100
+const TIMED_OUT_CODE = 2
 
 // Where each Int32Array an API here has seen lies: its segment, handle and first byte in the
 // mapping. A cache, so that a wait or notify allocates nothing and does one WeakMap lookup.
@@ -29,6 +31,10 @@ function placeOf (array) {
       throw invalidArgValue('int32Array', array,
         'must be a view of a shmem segment (segment.view(Int32Array, ...)): ' +
         'a wait across processes needs memory that other processes map')
+    }
+    if (isPrivate(where.segment)) {
+      throw invalidArgValue('int32Array', array,
+        'must be a view of a shared mapping: this segment is private (MAP_PRIVATE)')
     }
     placed.set(array, where)
   }
@@ -70,7 +76,18 @@ function wait (int32Array, index, expected, timeoutMs) {
   const offset = offsetOf(int32Array, where, index)
   const e = expectedOf(expected)
   const t = timeoutOf(timeoutMs)
-  return RESULTS[binding.futexWait(where.handle, offset, e, t, t === 0 ? 0 : SPIN_NS)]
+  if (t <= SLICE_MS) return RESULTS[binding.futexWait(where.handle, offset, e, t, t === 0 ? 0 : SPIN_NS)]
+  // Longer waits sleep in slices that come back to JS, so that worker.terminate() can end a
+  // worker that waits here. A later slice that finds the word changed reports 'ok'.
+  const deadline = waiting.deadlineOf(t)
+  let r = binding.futexWait(where.handle, offset, e, SLICE_MS, SPIN_NS)
+  if (r !== TIMED_OUT_CODE) return RESULTS[r]
+  for (;;) {
+    const left = waiting.remaining(deadline)
+    if (left === 0) return 'timed-out'
+    r = binding.futexWait(where.handle, offset, e, Math.min(left, SLICE_MS), 0)
+    if (r !== TIMED_OUT_CODE) return 'ok'
+  }
 }
 
 /**

@@ -188,9 +188,19 @@ static void *job_main(void *arg) {
   job_t *job = (job_t *)arg;
   int r;
   if (job->kind == JOB_FUTEX) {
+    /* The cancel flag is read before every sleep, and every sleep ends within SLICE_NS: a
+     * cancel that comes before the thread is asleep (its wake-up then finds nobody) is seen
+     * at the next slice at the latest, so close() and teardown never wait for good. */
+    const int64_t SLICE_NS = 50 * 1000 * 1000;
     for (;;) {
-      r = shmem_futex_wait(job->addr, job->expected, job->deadline);
-      if (job->cancel) {
+      if (__atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE)) {
+        r = WAIT_CANCELLED;
+        break;
+      }
+      int64_t until = shmem_now_ns() + SLICE_NS;
+      int last = job->deadline >= 0 && job->deadline <= until;
+      r = shmem_futex_wait(job->addr, job->expected, last ? job->deadline : until);
+      if (__atomic_load_n(&job->cancel, __ATOMIC_ACQUIRE)) {
         r = WAIT_CANCELLED;
         break;
       }
@@ -199,6 +209,7 @@ static void *job_main(void *arg) {
         break;
       }
       if (r == -ETIMEDOUT) {
+        if (!last) continue;
         r = WAIT_TIMED_OUT;
         break;
       }
