@@ -91,6 +91,18 @@ function uncontended (kind, plan) {
   const name = lib.uniqueName('u')
   const seg = shmem.create(name, 65536)
   try {
+    if (kind === 'atomics') {
+      // The floor on this machine: the two read-modify-write instructions any lock needs.
+      const i = seg.view(Int32Array, 0, 16)
+      const run = (n) => {
+        for (let k = 0; k < n; k++) {
+          Atomics.compareExchange(i, 3, 0, 1)
+          Atomics.compareExchange(i, 3, 1, 0)
+        }
+      }
+      run(plan.uncontended / 10)
+      return lib.timePerOp(run, plan.uncontended)
+    }
     if (kind === 'mutex') {
       const m = shmem.Mutex.init(seg, 0)
       const run = (n) => { for (let k = 0; k < n; k++) { m.lock(); m.unlock() } }
@@ -194,6 +206,7 @@ async function main () {
   }
   const contenders = {
     mutexUncontended: () => uncontended('mutex', plan),
+    atomicsFloor: () => uncontended('atomics', plan),
     flockUncontended: () => uncontended('flock', plan),
     mutexCounter: () => counter('mutex', plan),
     flockCounter: () => counter('flock', plan),
@@ -226,6 +239,7 @@ async function main () {
       `<= ${GOAL_MUTEX_NS} ns`, med.mutexUncontended <= GOAL_MUTEX_NS),
     row('', 'segment.lock (flock)', med.flockUncontended, r(med.flockUncontended, med.mutexUncontended),
       `>= ${GOAL_MUTEX_VS_FLOCK}x the Mutex`, med.flockUncontended / med.mutexUncontended >= GOAL_MUTEX_VS_FLOCK),
+    row('', '2 Atomics CAS (floor)', med.atomicsFloor, r(med.atomicsFloor, med.mutexUncontended)),
     null,
     row('2 processes x increments', 'shmem.Mutex', med.mutexCounter, 'baseline'),
     row('(per increment)', 'segment.lock (flock)', med.flockCounter, r(med.flockCounter, med.mutexCounter),
