@@ -276,6 +276,50 @@ class LockBase {
     if (r === CANCELLED || this.view.length === 0) throw closedError()
     return r
   }
+
+  // Waits until the owner word (a Mutex's, a RwLock's writer word) is this thread's: 'ok',
+  // 'recovered' or 'timed-out'. A sync wait for a word this thread holds would never end.
+  ownWordSync (i, deadline) {
+    let checkDead = false
+    for (;;) {
+      const r = ownerStep(i, W_STATE, W_OWNER, this.what, checkDead)
+      if (r === OK) return 'ok'
+      if (r === 'recovered') return r
+      // Held by this very thread, which is here: only the time can run out.
+      if (r < 0 && deadline === Infinity) throw deadlock(this.what)
+      if (remaining(deadline) === 0) {
+        passOn(this, i, W_STATE)
+        return 'timed-out'
+      }
+      const value = Math.abs(r)
+      checkDead = this.sleep(W_STATE, value, deadline) === TIMED_OUT &&
+        Atomics.load(i, W_STATE) === value
+    }
+  }
+
+  // The same while the event loop runs. A word this thread holds (r < 0) is waited for:
+  // another task of this thread may release it.
+  async ownWordAsync (i, deadline, signal) {
+    let checkDead = false
+    for (;;) {
+      const r = ownerStep(i, W_STATE, W_OWNER, this.what, checkDead)
+      if (r === OK) return 'ok'
+      if (r === 'recovered') return r
+      if (remaining(deadline) === 0) {
+        passOn(this, i, W_STATE)
+        return 'timed-out'
+      }
+      const value = Math.abs(r)
+      let slept
+      try {
+        slept = await this.sleepAsync(W_STATE, value, deadline, signal)
+      } catch (err) {
+        if (this.view.length !== 0) passOn(this, i, W_STATE)
+        throw err
+      }
+      checkDead = slept === TIMED_OUT && Atomics.load(i, W_STATE) === value
+    }
+  }
 }
 
 /** A mutual-exclusion lock inside a segment; survives the death of its holder. */
@@ -320,21 +364,7 @@ class Mutex extends LockBase {
         return 'ok'
       }
     }
-    let checkDead = false
-    for (;;) {
-      const r = ownerStep(i, W_STATE, W_OWNER, 'Mutex', checkDead)
-      if (r === OK) return 'ok'
-      if (r === 'recovered') return r
-      // Held by this very thread, which is here: only the time can run out.
-      if (r < 0 && deadline === Infinity) throw deadlock('Mutex')
-      if (remaining(deadline) === 0) {
-        passOn(this, i, W_STATE)
-        return 'timed-out'
-      }
-      const value = Math.abs(r)
-      checkDead = this.sleep(W_STATE, value, deadline) === TIMED_OUT &&
-        Atomics.load(i, W_STATE) === value
-    }
+    return this.ownWordSync(i, deadline)
   }
 
   /** Takes the lock if it is free (or its holder died): 'ok' | 'recovered' | 'busy'. */
@@ -364,27 +394,7 @@ class Mutex extends LockBase {
       writeRecord(i, W_OWNER)
       return 'ok'
     }
-    const deadline = deadlineOf(timeout)
-    let checkDead = false
-    for (;;) {
-      const r = ownerStep(i, W_STATE, W_OWNER, 'Mutex', checkDead)
-      if (r === OK) return 'ok'
-      if (r === 'recovered') return r
-      if (remaining(deadline) === 0) {
-        passOn(this, i, W_STATE)
-        return 'timed-out'
-      }
-      // Held by this thread (r < 0): another task of this thread will release it; sleep.
-      const value = Math.abs(r)
-      let slept
-      try {
-        slept = await this.sleepAsync(W_STATE, value, deadline, signal)
-      } catch (err) {
-        if (this.view.length !== 0) passOn(this, i, W_STATE)
-        throw err
-      }
-      checkDead = slept === TIMED_OUT && Atomics.load(i, W_STATE) === value
-    }
+    return this.ownWordAsync(i, deadlineOf(timeout), signal)
   }
 
   /** Releases the lock; ERR_SHMEM_NOT_OWNER unless this thread holds it. */
@@ -706,22 +716,8 @@ class RwLock extends LockBase {
     if (Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
       writeRecord(i, W_OWNER)
     } else {
-      let checkDead = false
-      for (;;) {
-        const r = ownerStep(i, W_STATE, W_OWNER, 'RwLock', checkDead)
-        if (r === OK || r === 'recovered') {
-          result = r === OK ? 'ok' : 'recovered'
-          break
-        }
-        if (r < 0 && deadline === Infinity) throw deadlock('RwLock')
-        if (remaining(deadline) === 0) {
-          passOn(this, i, W_STATE)
-          return 'timed-out'
-        }
-        const value = Math.abs(r)
-        checkDead = this.sleep(W_STATE, value, deadline) === TIMED_OUT &&
-          Atomics.load(i, W_STATE) === value
-      }
+      result = this.ownWordSync(i, deadline)
+      if (result === 'timed-out') return result
     }
     Atomics.store(i, W_WRITE_HELD, 0) // taken over from a dead writer: not held until drained
     const d = this.#drainSync(i, deadline)
@@ -767,27 +763,8 @@ class RwLock extends LockBase {
     if (Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
       writeRecord(i, W_OWNER)
     } else {
-      let checkDead = false
-      for (;;) {
-        const r = ownerStep(i, W_STATE, W_OWNER, 'RwLock', checkDead)
-        if (r === OK || r === 'recovered') {
-          result = r === OK ? 'ok' : 'recovered'
-          break
-        }
-        if (remaining(deadline) === 0) {
-          passOn(this, i, W_STATE)
-          return 'timed-out'
-        }
-        const value = Math.abs(r)
-        let slept
-        try {
-          slept = await this.sleepAsync(W_STATE, value, deadline, signal)
-        } catch (err) {
-          if (this.view.length !== 0) passOn(this, i, W_STATE)
-          throw err
-        }
-        checkDead = slept === TIMED_OUT && Atomics.load(i, W_STATE) === value
-      }
+      result = await this.ownWordAsync(i, deadline, signal)
+      if (result === 'timed-out') return result
     }
     Atomics.store(i, W_WRITE_HELD, 0)
     const d = await this.#drainAsync(i, deadline, signal)
