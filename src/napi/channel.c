@@ -355,6 +355,12 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
                      "A channel needs a writable mapping: this segment is read-only");
     return NULL;
   }
+  if (seg->flags & SHMEM_F_PRIVATE) {
+    /* MAP_PRIVATE: every write would land in a copy no other process sees. */
+    shmem_napi_throw(env, "Error", "ERR_SHMEM_UNSUPPORTED",
+                     "A channel needs a shared mapping: this segment is private (MAP_PRIVATE)");
+    return NULL;
+  }
   channel_handle_t *h = handle_alloc(env);
   if (h == NULL) {
     shmem_napi_throw(env, "Error", "ENOMEM", "Too many channels are open");
