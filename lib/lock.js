@@ -708,6 +708,13 @@ class RwLock extends LockBase {
     }
   }
 
+  // The writer has waited out the readers: the lock is held now. A reader that freed a dead
+  // writer's word since the last writer (W_DIRTY) makes this 'recovered' too.
+  #held (i, result) {
+    Atomics.store(i, W_WRITE_HELD, 1)
+    return Atomics.exchange(i, W_DIRTY, 0) === 1 ? 'recovered' : result
+  }
+
   /** Takes the write lock (blocking): 'ok' | 'recovered' (a writer died) | 'timed-out'. */
   writeLock (options) {
     const i = this.words()
@@ -722,9 +729,7 @@ class RwLock extends LockBase {
     Atomics.store(i, W_WRITE_HELD, 0) // taken over from a dead writer: not held until drained
     const d = this.#drainSync(i, deadline)
     if (d !== 'ok') return d
-    Atomics.store(i, W_WRITE_HELD, 1)
-    if (Atomics.exchange(i, W_DIRTY, 0) === 1) return 'recovered'
-    return result
+    return this.#held(i, result)
   }
 
   /** The write lock if it can be had now: 'ok' | 'recovered' | 'busy'. */
@@ -748,9 +753,7 @@ class RwLock extends LockBase {
       this.#releaseWriter(i)
       return 'busy'
     }
-    Atomics.store(i, W_WRITE_HELD, 1)
-    if (Atomics.exchange(i, W_DIRTY, 0) === 1) return 'recovered'
-    return result
+    return this.#held(i, result)
   }
 
   /** The write lock while the event loop runs: 'ok' | 'recovered' | 'timed-out'. */
@@ -769,9 +772,7 @@ class RwLock extends LockBase {
     Atomics.store(i, W_WRITE_HELD, 0)
     const d = await this.#drainAsync(i, deadline, signal)
     if (d !== 'ok') return d
-    Atomics.store(i, W_WRITE_HELD, 1)
-    if (Atomics.exchange(i, W_DIRTY, 0) === 1) return 'recovered'
-    return result
+    return this.#held(i, result)
   }
 
   /** Releases this thread's write lock, or else one of its read locks. */

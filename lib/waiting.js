@@ -3,7 +3,7 @@
 // bookkeeping of an asynchronous wait (one waiter thread in the binding, cancelled on abort).
 
 const binding = require('./binding')
-const { coded, invalidArgType, invalidArgValue } = require('./errors')
+const { coded, invalidArgType } = require('./errors')
 const { validateObject } = require('./validate')
 
 // Results of the binding's waits.
@@ -103,6 +103,5 @@ module.exports = {
   asyncOptions,
   deadlineOf,
   remaining,
-  futexWaitAsync,
-  invalidArgValue
+  futexWaitAsync
 }

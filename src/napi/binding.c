@@ -9,16 +9,6 @@
 #define FLAGS_ALL 0xff
 #define PATH_BUF 4097 /* PATH_MAX and its NUL */
 
-#define GET_ARGS(n)                                                        \
-  size_t argc = (n);                                                       \
-  napi_value argv[(n) > 0 ? (n) : 1];                                      \
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));    \
-  if (argc < (n)) {                                                        \
-    shmem_napi_throw(env, "TypeError", "ERR_MISSING_ARGS",                 \
-                     "%d arguments are required, %zu given", (n), argc);   \
-    return NULL;                                                           \
-  }
-
 double *shmem_napi_scratch(napi_env env) {
   instance_t *inst = NULL;
   if (napi_get_instance_data(env, (void **)&inst) != napi_ok || inst == NULL) return NULL;

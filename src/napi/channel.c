@@ -151,16 +151,6 @@ static void throw_channel(napi_env env, int r) {
   }
 }
 
-#define ARGS(n)                                                        \
-  size_t argc = (n);                                                   \
-  napi_value argv[(n)];                                                \
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL)); \
-  if (argc < (n)) {                                                    \
-    shmem_napi_throw(env, "TypeError", "ERR_MISSING_ARGS",             \
-                     "%d arguments are required", (n));                \
-    return NULL;                                                       \
-  }
-
 static napi_value number(napi_env env, double v) {
   napi_value out;
   NAPI_CALL(env, napi_create_double(env, v, &out));
@@ -298,7 +288,7 @@ static bool arg_options(napi_env env, napi_value cap_v, napi_value max_v, napi_v
 
 /* byteLength(capacity, maxMessageSize, kind) */
 static napi_value byte_length(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  GET_ARGS(3);
   shmem_channel_options_t o;
   if (!arg_options(env, argv[0], argv[1], argv[2], &o)) return NULL;
   uint64_t n;
@@ -315,7 +305,7 @@ static napi_value byte_length(napi_env env, napi_callback_info info) {
 /* open(segHandle, offset, length, init, capacity, maxMessageSize, kind, out, callback) -> id.
  * init false attaches to what is there. */
 static napi_value channel_open(napi_env env, napi_callback_info info) {
-  ARGS(9);
+  GET_ARGS(9);
   uint64_t offset, length;
   bool init;
   shmem_channel_options_t o = {0, 0, 0};
@@ -413,7 +403,7 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
 
 /* close(id): stops the waiters, lets go of the segment. Idempotent. */
 static napi_value channel_close(napi_env env, napi_callback_info info) {
-  ARGS(1);
+  GET_ARGS(1);
   uint32_t id;
   if (napi_get_value_uint32(env, argv[0], &id) != napi_ok) return NULL;
   channel_handle_t *chunk = id / CHUNK < CHUNKS
@@ -428,7 +418,7 @@ static napi_value channel_close(napi_env env, napi_callback_info info) {
 
 /* send(id, data) -> true, or false when there is no room now. */
 static napi_value channel_send(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  GET_ARGS(2);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
@@ -446,7 +436,7 @@ static napi_value channel_send(napi_env env, napi_callback_info info) {
 
 /* reserve(id, n) -> offset of the room in the channel's region, or -1 when there is none. */
 static napi_value channel_reserve(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  GET_ARGS(2);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint64_t n;
@@ -463,7 +453,7 @@ static napi_value channel_reserve(napi_env env, napi_callback_info info) {
 
 /* commit(id, length) */
 static napi_value channel_commit(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  GET_ARGS(2);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint64_t n;
@@ -475,7 +465,7 @@ static napi_value channel_commit(napi_env env, napi_callback_info info) {
 
 /* abort(id) */
 static napi_value channel_abort(napi_env env, napi_callback_info info) {
-  ARGS(1);
+  GET_ARGS(1);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   int r = shmem_channel_abort(&h->ch);
@@ -485,7 +475,7 @@ static napi_value channel_abort(napi_env env, napi_callback_info info) {
 
 /* peek(id) -> the message's length, or -1 when there is none; out[0]: its offset. */
 static napi_value channel_peek(napi_env env, napi_callback_info info) {
-  ARGS(1);
+  GET_ARGS(1);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   const void *data;
@@ -502,7 +492,7 @@ static napi_value channel_peek(napi_env env, napi_callback_info info) {
 
 /* release(id) */
 static napi_value channel_release(napi_env env, napi_callback_info info) {
-  ARGS(1);
+  GET_ARGS(1);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   int r = shmem_channel_release(&h->ch);
@@ -514,7 +504,7 @@ static napi_value channel_release(napi_env env, napi_callback_info info) {
  * is no message. A target too small is a RangeError (quiet: returns -2 - length instead) and
  * the message stays. */
 static napi_value channel_receive_into(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  GET_ARGS(4);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
@@ -551,7 +541,7 @@ static int64_t deadline_of(double timeout_ms) {
  * message first (blocking this thread): -1 when the timeout passed. One call instead of a
  * receive, a wait and another receive. */
 static napi_value channel_receive_wait(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  GET_ARGS(4);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
@@ -582,7 +572,7 @@ static napi_value channel_receive_wait(napi_env env, napi_callback_info info) {
 
 /* sendWait(id, data, timeoutMs) -> true when sent, false when the timeout passed. */
 static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
-  ARGS(3);
+  GET_ARGS(3);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
@@ -602,7 +592,7 @@ static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
 
 /* waitSync(id, which, n, timeoutMs) -> 0 ready, 1 timed out. timeoutMs < 0: no limit. */
 static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  GET_ARGS(4);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
@@ -625,7 +615,7 @@ static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
 /* wait(id, which, n, timeoutMs): arms a waiter thread; the callback gets (which, result) with
  * result 0 (ready), ETIMEDOUT or ECANCELED. One wait per waiter at a time. */
 static napi_value channel_wait(napi_env env, napi_callback_info info) {
-  ARGS(4);
+  GET_ARGS(4);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
@@ -654,7 +644,7 @@ static napi_value channel_wait(napi_env env, napi_callback_info info) {
 
 /* cancel(id, which): the armed wait ends with ECANCELED soon. */
 static napi_value channel_cancel(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  GET_ARGS(2);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
@@ -669,7 +659,7 @@ static napi_value channel_cancel(napi_env env, napi_callback_info info) {
 /* wake(id, which): 1 wakes sleeping receivers, 2 sleeping senders (the JS fast path moved the
  * tail or the head itself). */
 static napi_value channel_wake(napi_env env, napi_callback_info info) {
-  ARGS(2);
+  GET_ARGS(2);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
@@ -681,7 +671,7 @@ static napi_value channel_wake(napi_env env, napi_callback_info info) {
 /* stats(id): out[0..8] = capacity, used, messagesSent, messagesReceived, bytesSent,
  * bytesReceived, senders, receivers, abandoned. */
 static napi_value channel_stats(napi_env env, napi_callback_info info) {
-  ARGS(1);
+  GET_ARGS(1);
   channel_handle_t *h = lookup(env, argv[0]);
   if (h == NULL) return NULL;
   shmem_channel_stats_t st;

@@ -31,6 +31,17 @@
     if (status_ != napi_ok) return status_; \
   } while (0)
 
+/* Reads n arguments into argv[]; fewer is a TypeError ERR_MISSING_ARGS. */
+#define GET_ARGS(n)                                                        \
+  size_t argc = (n);                                                       \
+  napi_value argv[(n) > 0 ? (n) : 1];                                      \
+  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));    \
+  if (argc < (n)) {                                                        \
+    shmem_napi_throw(env, "TypeError", "ERR_MISSING_ARGS",                 \
+                     "%d arguments are required, %zu given", (n), argc);   \
+    return NULL;                                                           \
+  }
+
 void shmem_napi_throw_status(napi_env env, napi_status status);
 
 /* Throws what a failed napi_create_external_arraybuffer of length bytes deserves. */

@@ -14,16 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define GET_ARGS(n)                                                        \
-  size_t argc = (n);                                                       \
-  napi_value argv[(n) > 0 ? (n) : 1];                                      \
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));    \
-  if (argc < (n)) {                                                        \
-    shmem_napi_throw(env, "TypeError", "ERR_MISSING_ARGS",                 \
-                     "%d arguments are required, %zu given", (n), argc);   \
-    return NULL;                                                           \
-  }
-
 /* What a wait reports to JS. Negative values are -errno (file locks only). */
 enum { WAIT_OK = 0, WAIT_NOT_EQUAL = 1, WAIT_TIMED_OUT = 2, WAIT_CANCELLED = 3 };
 
@@ -53,6 +43,12 @@ struct waiters_s {
   uint32_t next_id;
   uint32_t active;
 };
+
+/* Throws the error for a failed call of the core (-errno r from syscall). */
+static void throw_failed(napi_env env, int r, const char *syscall) {
+  shmem_err_t err = {r, syscall};
+  shmem_napi_throw_core(env, &err, NULL);
+}
 
 /* Time limits arrive as milliseconds: Infinity (or anything past ~292 years) means none. */
 static bool arg_deadline(napi_env env, napi_value v, int64_t *deadline) {
@@ -159,8 +155,7 @@ static napi_value futex_wait(napi_env env, napi_callback_info info) {
   if (!shmem_arg_i64(env, argv[4], "spinNs", 0, 1000000, &spin)) return NULL;
   int r = futex_wait_spin(addr, (uint32_t)expected, spin, deadline);
   if (r < 0) {
-    shmem_err_t err = {r, "futex"};
-    shmem_napi_throw_core(env, &err, NULL);
+    throw_failed(env, r, "futex");
     return NULL;
   }
   return make_int(env, r);
@@ -177,8 +172,7 @@ static napi_value futex_wake(napi_env env, napi_callback_info info) {
   if (!shmem_arg_i64(env, argv[2], "count", 0, INT_MAX, &count)) return NULL;
   int r = shmem_futex_wake(addr, (int)count);
   if (r < 0) {
-    shmem_err_t err = {r, "futex"};
-    shmem_napi_throw_core(env, &err, NULL);
+    throw_failed(env, r, "futex");
     return NULL;
   }
   return make_int(env, r);
@@ -307,8 +301,7 @@ static uint32_t job_start(napi_env env, job_t *job, segment_handle_t *h, napi_va
     shmem_napi_handle_idle(h);
     napi_delete_reference(env, job->callback);
     free(job);
-    shmem_err_t err = {-r, "pthread_create"};
-    shmem_napi_throw_core(env, &err, NULL);
+    throw_failed(env, -r, "pthread_create");
     return 0;
   }
   job->next = w->jobs;
@@ -360,8 +353,7 @@ static napi_value flock_try(napi_env env, napi_callback_info info) {
   if (h == NULL || !arg_flock_mode(env, argv[1], &mode)) return NULL;
   int r = shmem_flock(fd, mode, 1);
   if (r < 0 && r != -EAGAIN) {
-    shmem_err_t err = {r, "flock"};
-    shmem_napi_throw_core(env, &err, NULL);
+    throw_failed(env, r, "flock");
     return NULL;
   }
   napi_value out;
@@ -381,8 +373,7 @@ static napi_value flock_wait(napi_env env, napi_callback_info info) {
   if (!arg_deadline(env, argv[2], &deadline)) return NULL;
   int r = deadline < 0 ? shmem_flock(fd, mode, 0) : shmem_flock_until(fd, mode, deadline, NULL);
   if (r < 0 && r != -ETIMEDOUT) {
-    shmem_err_t err = {r, "flock"};
-    shmem_napi_throw_core(env, &err, NULL);
+    throw_failed(env, r, "flock");
     return NULL;
   }
   napi_value out;
@@ -420,8 +411,7 @@ static napi_value flock_release(napi_env env, napi_callback_info info) {
   if (h == NULL) return NULL;
   int r = shmem_flock(fd, SHMEM_FLOCK_UNLOCK, 1);
   if (r < 0) {
-    shmem_err_t err = {r, "flock"};
-    shmem_napi_throw_core(env, &err, NULL);
+    throw_failed(env, r, "flock");
   }
   return NULL;
 }
