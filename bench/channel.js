@@ -36,6 +36,10 @@ const GOAL_RT_VS_SEND = 30 // round trip at most 1/30 of process.send's
 const GOAL_ASYNC_RT_VS_SEND = 2 // receiveAsync round trip at most 1/2 of process.send's
 const GOAL_BIG = 4e9 // 64 KiB one way, bytes a second
 const GOAL_ZC_FLAT = 2 // zero-copy round trip at 4 MiB at most 2x the one at 64 B
+// Untimed round trips before each timed run: the peer is a fresh process, and its first
+// thousand or so iterations run before V8 has optimized them (measured: the mean of the first
+// 1000 round trips is several times that of later ones, on every contender).
+const WARM_RT = Number(process.env.WARM_RT || 2000)
 
 // ---------------------------------------------------------------------------------------------
 // Peers: each runs in a child process ('--child <role> <name>') or a worker.
@@ -243,7 +247,7 @@ async function channelRoundTrip (count, size, mode) {
   const zc = mode === 'zc'
   const pair = channelPair(zc && size > 64 ? 4 * size : 64 * KiB, zc && size > 64 ? size : undefined)
   const role = mode === 'async' ? 'channel-echo-async' : zc ? 'channel-echo-zc' : 'channel-echo'
-  const warm = Math.min(200, count)
+  const warm = Math.min(WARM_RT, count)
   const child = forkChild([role, pair.name, count + warm, size])
   const result = childResult(child)
   try {

@@ -266,6 +266,7 @@ typedef struct shmem_channel_s {
   int64_t lock_seen_ns;
   uint32_t cached_head, cached_tail; /* the peer's counter as last read */
   int cache_valid;
+  int64_t spin_ns;                  /* this view's spin budget now, adapted per wait; < 0: unset */
 } shmem_channel_t;
 
 typedef struct shmem_channel_stats_s {

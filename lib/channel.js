@@ -13,6 +13,7 @@ const {
   channelCommit, channelPeek, channelRelease
 } = binding
 const { Segment, handleOf } = require('./segment')
+const { SpscRing, pool, POOL_SIZE } = require('./spsc')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { validateObject, validateInteger, validateMode } = require('./validate')
@@ -22,6 +23,13 @@ const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
 const MAX_CAPACITY = 2 ** 30
 const READ = 0
 const WRITE = 1
+// receiveSync() on spsc looks at the ring this many times in JavaScript before it waits in C
+// (SHMEM_CHANNEL_SPIN_POLLS; each look costs some 20 to 40 ns here, so about 2 us).
+const SPIN_POLLS = spinPolls(process.env.SHMEM_CHANNEL_SPIN_POLLS)
+function spinPolls (text) {
+  const n = text === undefined || text === '' ? 64 : Number(text)
+  return Number.isInteger(n) && n >= 0 && n <= 100000 ? n : 64
+}
 // receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
 const ASYNC_WINDOW_MS = 0.05
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
@@ -90,14 +98,7 @@ function validateSignal (options, name) {
   return signal
 }
 
-// receive() copies messages into slices of a pool, as Buffer.allocUnsafe() does.
-const POOL_SIZE = 64 * 1024
-let pool = null
-let poolOffset = POOL_SIZE // no pool yet: the first receive makes one
-function newPool () {
-  pool = Buffer.allocUnsafeSlow(POOL_SIZE)
-  poolOffset = 0
-}
+
 
 function isBytes (data) {
   return ArrayBuffer.isView(data) || data instanceof ArrayBuffer
@@ -119,6 +120,16 @@ class Channel {
   #ops = [[], []] // pending receiveAsync / sendAsync, oldest first
   #armed = [false, false]
   #armedDeadline = [-1, -1]
+  // spsc: the JavaScript path on the ring (lib/spsc.js). #tx (#rx) is the ring once this
+  // handle has sent (received) through C once, which counts it in the header's senders
+  // (receivers); null before that, on mpsc/mpmc, while a reserve() (peek()) is open, and
+  // once closed. The hot calls read only these fields of the Channel: everything else they
+  // need is on the ring object, whose shape never changes.
+  #ring = null
+  #tx = null
+  #rx = null
+  #txHeld = null // #tx while a reserve() is open
+  #polls = SPIN_POLLS // receiveSync's looks before it waits (0 while the peer shares our CPU)
 
   /** @private Use Channel.create(), open(), init() or attach(). */
   constructor (token, segment, offset, byteLength, init, options, ownsSegment) {
@@ -148,6 +159,9 @@ class Channel {
       finalizer.unregister(this)
       binding.channelClose(this.#id)
       throw err
+    }
+    if (this.#kind === 'spsc' && (this.#region.byteOffset & 3) === 0) {
+      this.#ring = new SpscRing(this.#id, this.#region, this.#capacity, this.#maxMessageSize)
     }
   }
 
@@ -234,6 +248,11 @@ class Channel {
    * @param {Buffer|ArrayBufferView|ArrayBuffer|string} data strings are sent as UTF-8
    */
   send (data) {
+    const tx = this.#tx
+    if (tx !== null && data instanceof Uint8Array) {
+      const sent = tx.send(data)
+      if (sent >= 0) return sent === 1
+    }
     this.#check()
     if (typeof data === 'string') return this.#sendString(data)
     if (!isBytes(data)) {
@@ -242,13 +261,16 @@ class Channel {
     }
     this.#checkSize(data.byteLength, 'data.byteLength')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
-    return channelSend(this.#id, data)
+    const sent = channelSend(this.#id, data)
+    if (sent) this.#tx = this.#ring
+    return sent
   }
 
   #sendString (text) {
     const n = Buffer.byteLength(text)
     this.#checkSize(n, 'Buffer.byteLength(data)')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
+    if (this.#tx !== null) return this.#tx.sendString(text, n)
     const off = channelReserve(this.#id, n)
     if (off < 0) return false
     try {
@@ -258,6 +280,7 @@ class Channel {
       throw err
     }
     channelCommit(this.#id, n)
+    this.#tx = this.#ring
     return true
   }
 
@@ -269,15 +292,17 @@ class Channel {
   sendSync (data, options) {
     options = validateObject(options, 'options')
     const timeout = validateTimeout(options, 'options')
-    if (typeof data !== 'string' && isBytes(data)) {
+    if (this.#ring === null && typeof data !== 'string' && isBytes(data)) {
       this.#check()
       this.#checkSize(data.byteLength, 'data.byteLength')
       if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
       return channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
     }
-    const deadline = timeout < 0 ? -1 : performance.now() + timeout
+    // The clock is read once the ring turned out to be full: a send with room reads none.
+    let deadline = -2
     for (;;) {
       if (this.send(data)) return 'ok'
+      if (deadline === -2) deadline = timeout < 0 ? -1 : performance.now() + timeout
       let left = -1
       if (deadline >= 0) {
         left = deadline - performance.now()
@@ -289,26 +314,25 @@ class Channel {
 
   /** Receives one message without waiting: a Buffer of its own, or null when there is none. */
   receive () {
+    if (this.#rx !== null) return this.#rx.receive()
     this.#check()
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
     // One native call copies the message straight into a pool of our own (as Buffer's own
     // pool does for allocUnsafe), and the message is a Buffer over its slice of it.
-    if (POOL_SIZE - poolOffset < 1024) newPool()
-    return this.#fromPool(channelReceiveInto(this.#id, pool, poolOffset, true))
+    if (POOL_SIZE - pool.offset < 1024) pool.renew()
+    const message = this.#fromPool(channelReceiveInto(this.#id, pool.buf, pool.offset, true))
+    this.#rx = this.#ring
+    return message
   }
 
   // What a receive into the pool returned: the message's length (a slice of the pool), -1
   // (none), or -2 - length when it did not fit in what is left of the pool.
   #fromPool (n) {
     if (n === -1) return null
-    if (n >= 0) {
-      const message = Buffer.from(pool.buffer, pool.byteOffset + poolOffset, n)
-      poolOffset = (poolOffset + n + 7) & ~7
-      return message
-    }
+    if (n >= 0) return pool.take(n)
     n = -2 - n
     if (n <= POOL_SIZE >>> 3) {
-      newPool()
+      pool.renew()
       return this.receive()
     }
     // A Buffer of its own. On mpmc another receiver may take this message first: then the
@@ -327,6 +351,13 @@ class Channel {
    * none. A target shorter than the message is a RangeError and the message stays.
    */
   receiveInto (target) {
+    const rx = this.#rx
+    if (rx !== null && target instanceof Uint8Array) {
+      const n = rx.receiveInto(target)
+      if (n >= 0) return n
+      if (n === -1) return null
+      // -2: a long message, or a target not adopted yet: the native copy, no allocation.
+    }
     this.#check()
     if (!isBytes(target)) {
       throw invalidArgType('target', 'an instance of Buffer, TypedArray, DataView or ArrayBuffer',
@@ -334,6 +365,7 @@ class Channel {
     }
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
     const n = channelReceiveInto(this.#id, target, 0, false)
+    this.#rx = this.#ring
     return n < 0 ? null : n
   }
 
@@ -343,11 +375,37 @@ class Channel {
     const timeout = validateTimeout(options, 'options')
     this.#check()
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
+    if (this.#ring !== null) {
+      // spsc: receive in JavaScript, and enter C only to wait. A reply often comes within a
+      // microsecond or two: look again right here a bounded number of times first (each look
+      // is one load of the tail), which is cheaper than the native wait and its clock reads.
+      // The clock is read once the ring turned out to be empty.
+      // The looks are skipped while the native wait reports the peer on this CPU (2 CPUs:
+      // then looking only keeps the peer from running).
+      let message = this.receive()
+      if (message !== null || timeout === 0) return message
+      for (let i = this.#polls; i > 0; i--) {
+        message = this.receive()
+        if (message !== null) return message
+      }
+      let deadline = -2
+      for (;;) {
+        const message = this.receive()
+        if (message !== null) return message
+        if (deadline === -2) deadline = timeout < 0 ? -1 : performance.now() + timeout
+        let left = -1
+        if (deadline >= 0) {
+          left = deadline - performance.now()
+          if (left <= 0) return null
+        }
+        this.#polls = binding.channelWaitSync(this.#id, READ, 0, left) === 2 ? 0 : SPIN_POLLS
+      }
+    }
     const deadline = timeout < 0 ? -1 : performance.now() + timeout
     let left = timeout
     for (;;) {
-      if (POOL_SIZE - poolOffset < 1024) newPool()
-      const n = channelReceiveWait(this.#id, pool, poolOffset, left)
+      if (POOL_SIZE - pool.offset < 1024) pool.renew()
+      const n = channelReceiveWait(this.#id, pool.buf, pool.offset, left)
       if (n === -1) return null
       const message = this.#fromPool(n)
       if (message !== null) return message
@@ -558,6 +616,10 @@ class Channel {
     const off = channelReserve(this.#id, n)
     if (off < 0) return null
     this.#reserved = off
+    // send() must not take the JavaScript path past an open reservation: it goes native,
+    // which refuses it.
+    this.#txHeld = this.#tx
+    this.#tx = null
     this.#reservedLength = n
     return this.#region.subarray(off, off + n)
   }
@@ -571,6 +633,7 @@ class Channel {
       : validateInteger(length, 'length', 0, this.#reservedLength)
     this.#reserved = -1
     channelCommit(this.#id, length)
+    this.#tx = this.#ring // a native send was made: this handle counts as a sender
   }
 
   /** Gives up what reserve() gave: nothing is sent. */
@@ -579,6 +642,7 @@ class Channel {
     if (this.#reserved < 0) throw invalidState('nothing is reserved: call reserve() first')
     this.#reserved = -1
     binding.channelAbort(this.#id)
+    this.#tx = this.#txHeld
   }
 
   /**
@@ -591,6 +655,7 @@ class Channel {
     const n = channelPeek(this.#id)
     if (n < 0) return null
     this.#peeked = true
+    this.#rx = null // receives go native while the peek is open, which refuses them
     const off = this.#out[0]
     return this.#region.subarray(off, off + n)
   }
@@ -622,6 +687,7 @@ class Channel {
     if (!this.#peeked) throw invalidState('nothing is peeked: call peek() first')
     this.#peeked = false
     channelRelease(this.#id)
+    this.#rx = this.#ring
   }
 
   /** Counters from the ring's header (senders/receivers count open handles that sent/received). */
@@ -659,6 +725,8 @@ class Channel {
     finalizer.unregister(this)
     binding.channelClose(this.#id)
     this.#region = null
+    if (this.#ring !== null) this.#ring.forget()
+    this.#ring = this.#tx = this.#rx = this.#txHeld = null
     if (this.#ownsSegment) this.#segment.close()
   }
 

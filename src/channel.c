@@ -66,6 +66,7 @@
 #define SEND_SLICE_NS 10000000
 #define STUCK_CHECK_NS 1000000        /* a RESERVED record this old gets a liveness check */
 #define LOCK_TRY_NS 50000             /* a non-waiting call waits this long for a lock */
+#define SWITCHED_NS 3000              /* a sched_yield() this long ran another thread */
 
 typedef struct record_s {
   uint32_t state;
@@ -252,6 +253,7 @@ static void view_reset(shmem_channel_t *ch) {
   ch->lock_seen_holder = 0;
   ch->lock_seen_ns = 0;
   ch->cache_valid = 0;
+  ch->spin_ns = -1;
 }
 
 int shmem_channel_init(shmem_channel_t *ch, void *mem, uint64_t size,
@@ -699,12 +701,22 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
                     size_t seq_off, size_t waiters_off, int64_t slice_ns, int64_t deadline_ns,
                     const volatile int *cancel) {
   int64_t start = shmem_now_ns();
-  int64_t spin = budget(0), yield = spin + budget(1);
+  /* The spin adapts (per view): a yield that took long means another thread ran on this CPU
+   * meanwhile, likely the peer we wait for (2 CPUs: both sides often end up on one), and then
+   * spinning only delays it: the next waits go straight to yielding. A wait that ends while
+   * the yields return at once (the peer runs on another CPU) restores the full spin. */
+  int64_t full = budget(0);
+  if (ch->spin_ns < 0 || ch->spin_ns > full) ch->spin_ns = full;
+  int64_t spin = ch->spin_ns, yield = full + budget(1);
+  int switched = 0;
   for (unsigned i = 0;; i++) {
-    if (ready(ch, n)) return 0;
+    if (ready(ch, n)) {
+      if (i >= 1024) ch->spin_ns = switched ? 0 : full;
+      return 0;
+    }
     if (cancel != NULL && *cancel) return -ECANCELED;
     int64_t now = 0;
-    if ((i & 15) == 15 || i >= 1024) {
+    if ((i & 15) == 15 || i >= 1024 || spin == 0) {
       now = shmem_now_ns();
       if (now - start >= yield) break;
       if (deadline_ns >= 0 && now >= deadline_ns) return -ETIMEDOUT;
@@ -712,6 +724,7 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
     if (now != 0 && now - start >= spin) {
       i = 1024; /* from here every round reads the clock */
       sched_yield();
+      if (shmem_now_ns() - now > SWITCHED_NS) switched = 1;
     } else {
       cpu_relax();
     }

@@ -590,7 +590,8 @@ static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* waitSync(id, which, n, timeoutMs) -> 0 ready, 1 timed out. timeoutMs < 0: no limit. */
+/* waitSync(id, which, n, timeoutMs) -> 0 ready, 1 timed out, 2 ready but the peer seems to
+ * share this CPU. timeoutMs < 0: no limit. */
 static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
   channel_handle_t *h = lookup(env, argv[0]);
@@ -609,7 +610,9 @@ static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
     throw_channel(env, r);
     return NULL;
   }
-  return number(env, 0);
+  /* 2: ready, and the wait found the peer on this CPU (its spin is off): a caller that polls
+   * before it waits should not poll either. */
+  return number(env, h->ch.spin_ns == 0 ? 2 : 0);
 }
 
 /* wait(id, which, n, timeoutMs): arms a waiter thread; the callback gets (which, result) with
