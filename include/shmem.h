@@ -327,6 +327,10 @@ void shmem_channel_interrupt(shmem_channel_t *ch);
 #define SHMEM_CHANNEL_NOTIFY_READERS 1
 #define SHMEM_CHANNEL_NOTIFY_WRITERS 2
 void shmem_channel_notify(shmem_channel_t *ch, int which);
+/* Forgets the peer's counter this view cached (it re-reads it on the next call). For code
+ * that also sends or receives on this ring by other means with the same role (the JS fast
+ * path): a cached counter is only valid while this view's own counter moved less than 2^32. */
+void shmem_channel_forget(shmem_channel_t *ch);
 
 void shmem_channel_stats(shmem_channel_t *ch, shmem_channel_stats_t *st);
 /* 1 when a committed message is at the head now (a hint: another receiver may take it). */

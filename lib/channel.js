@@ -13,7 +13,7 @@ const {
   channelCommit, channelPeek, channelRelease
 } = binding
 const { Segment, handleOf } = require('./segment')
-const { SpscRing, pool, POOL_SIZE } = require('./spsc')
+const { SpscRing, pool, POOL_SIZE, isPlainBytes } = require('./spsc')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { validateObject, validateInteger, validateMode } = require('./validate')
@@ -235,6 +235,22 @@ class Channel {
   get segment () { return this.#segment }
   get closed () { return this.#closed }
 
+  // After a native send (receive) on a spsc ring: the JavaScript path may take over now (this
+  // handle is counted as a sender or receiver), and must read the head (tail) afresh, as the
+  // tail (head) moved without it: a cached counter is only valid while the own one moved less
+  // than 2^32 since it was read.
+  #sentNatively () {
+    if (this.#ring === null) return
+    this.#ring.headValid = false
+    this.#tx = this.#ring
+  }
+
+  #receivedNatively () {
+    if (this.#ring === null) return
+    this.#ring.tailValid = false
+    this.#rx = this.#ring
+  }
+
   #check () {
     if (this.#closed) throw closedChannel()
   }
@@ -249,7 +265,7 @@ class Channel {
    */
   send (data) {
     const tx = this.#tx
-    if (tx !== null && data instanceof Uint8Array) {
+    if (tx !== null && isPlainBytes(data)) {
       const sent = tx.send(data)
       if (sent >= 0) return sent === 1
     }
@@ -262,7 +278,7 @@ class Channel {
     this.#checkSize(data.byteLength, 'data.byteLength')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
     const sent = channelSend(this.#id, data)
-    if (sent) this.#tx = this.#ring
+    if (sent) this.#sentNatively()
     return sent
   }
 
@@ -280,7 +296,7 @@ class Channel {
       throw err
     }
     channelCommit(this.#id, n)
-    this.#tx = this.#ring
+    this.#sentNatively()
     return true
   }
 
@@ -321,7 +337,7 @@ class Channel {
     // pool does for allocUnsafe), and the message is a Buffer over its slice of it.
     if (POOL_SIZE - pool.offset < 1024) pool.renew()
     const message = this.#fromPool(channelReceiveInto(this.#id, pool.buf, pool.offset, true))
-    this.#rx = this.#ring
+    this.#receivedNatively()
     return message
   }
 
@@ -352,7 +368,7 @@ class Channel {
    */
   receiveInto (target) {
     const rx = this.#rx
-    if (rx !== null && target instanceof Uint8Array) {
+    if (rx !== null && isPlainBytes(target)) {
       const n = rx.receiveInto(target)
       if (n >= 0) return n
       if (n === -1) return null
@@ -365,7 +381,7 @@ class Channel {
     }
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
     const n = channelReceiveInto(this.#id, target, 0, false)
-    this.#rx = this.#ring
+    this.#receivedNatively()
     return n < 0 ? null : n
   }
 
@@ -633,7 +649,7 @@ class Channel {
       : validateInteger(length, 'length', 0, this.#reservedLength)
     this.#reserved = -1
     channelCommit(this.#id, length)
-    this.#tx = this.#ring // a native send was made: this handle counts as a sender
+    this.#sentNatively()
   }
 
   /** Gives up what reserve() gave: nothing is sent. */
@@ -687,7 +703,7 @@ class Channel {
     if (!this.#peeked) throw invalidState('nothing is peeked: call peek() first')
     this.#peeked = false
     channelRelease(this.#id)
-    this.#rx = this.#ring
+    this.#receivedNatively()
   }
 
   /** Counters from the ring's header (senders/receivers count open handles that sent/received). */

@@ -13,11 +13,13 @@
 // from the shared memory is checked before it addresses anything, and garbage throws
 // ERR_SHMEM_BAD_STATE. The two implementations share one ring: a Channel also uses the C
 // path on the same ring (waits, zero copy, sends of other TypedArrays), and C code in
-// another process may be the peer. Both only cache the peer's counter as an underestimate
-// and re-read it when it looks inconsistent, so mixing them is safe.
+// another process may be the peer. Each caches the peer's counter, which is only safe while
+// the own counter moved less than 2^32 since: lib/channel.js drops this cache after every
+// native send or receive, and the binding drops C's before every native call on spsc.
 //
 // mpsc and mpmc stay in C: they need the robust locks and the reserved-record protocol.
 
+const os = require('os')
 const binding = require('./binding')
 const { coded } = require('./errors')
 
@@ -32,6 +34,13 @@ const DATA_WAITERS = 196 / 4
 const SPACE_WAITERS = 260 / 4
 const RING = 384 // the ring's byte offset in the region
 const HDR = 16 // record header bytes
+
+// The waiters word is read right after the Atomics.store that publishes: a sleeper sets it,
+// then checks the ring again, so one of the two sides must see the other's store (the
+// sleeping protocol of docs/channel-format.md). On x64 and ia32 V8's Atomics.store is an
+// xchg, a full barrier, so a plain load after it is ordered. Elsewhere (arm64: stlr, which
+// does not order later loads) it takes an Atomics.load (ldar).
+const STORE_IS_FENCE = process.arch === 'x64' || process.arch === 'ia32'
 
 const COMMITTED = 0x43
 const SKIP = 0x53
@@ -82,14 +91,28 @@ function badState (detail) {
 
 // Adds n (< 2^32) to the u64 counter at words i (low), i + 1 (high). Only this side writes it;
 // readers in other processes may see the two halves torn, which stats() accepts (a hint).
+// The header's u64 fields are in the host's byte order: which of the two words is the low one.
+const LO = os.endianness() === 'LE' ? 0 : 1
+const HI = 1 - LO
 function add64 (w, i, n) {
-  const lo = (w[i] >>> 0) + n
+  const lo = (w[i + LO] >>> 0) + n
   if (lo > 0xffffffff) {
-    w[i] = lo - 0x100000000
-    w[i + 1] = (w[i + 1] + 1) | 0
+    w[i + LO] = lo - 0x100000000
+    w[i + HI] = (w[i + HI] + 1) | 0
   } else {
-    w[i] = lo
+    w[i + LO] = lo
   }
+}
+
+/**
+ * True for a Buffer or a plain Uint8Array: the fast paths trust its length getter. Subclasses
+ * (which may override length) and Proxies (not views at all) take the native path, which
+ * reads the view's real extent.
+ */
+function isPlainBytes (x) {
+  if (typeof x !== 'object' || x === null) return false
+  const proto = Object.getPrototypeOf(x)
+  return (proto === Buffer.prototype || proto === Uint8Array.prototype) && ArrayBuffer.isView(x)
 }
 
 // Copies words Int32 words from src[s] to dst[d], four at a time (measured: a plain loop is
@@ -178,7 +201,11 @@ class SpscRing {
       if (this.skipped()) binding.channelWake(this.id, WAKE_WRITERS)
       return -1
     }
-    if (n > target.length) throw targetTooShort(n, target.length)
+    if (n > target.length) {
+      // The message stays; padding already passed is freed all the same.
+      if (this.skipped()) binding.channelWake(this.id, WAKE_WRITERS)
+      throw targetTooShort(n, target.length)
+    }
     if (target !== this.target) this.#adoptTarget(target)
     if (n > JS_COPY_MAX || target !== this.target || (n >>> 2) > this.targetWords.length) {
       return -2
@@ -200,7 +227,7 @@ class SpscRing {
       message = Buffer.allocUnsafeSlow(n)
       message.set(this.u8.subarray(this.at, this.at + n))
     } else {
-      if (POOL_SIZE - pool.offset < n) pool.renew()
+      if (pool.buf === null || POOL_SIZE - pool.offset < n) pool.renew()
       if (n <= JS_COPY_MAX) this.copyTo(n, pool.buf, pool.words, pool.offset)
       else pool.buf.set(this.u8.subarray(this.at, this.at + n), pool.offset)
       message = pool.take(n)
@@ -209,10 +236,12 @@ class SpscRing {
     return message
   }
 
+  // (A view of length 0, a detached one too, is never adopted: it needs no copy.)
   #adoptSource (data) {
-    if (data === this.sourceSeen && (data.byteOffset & 3) === 0) {
+    if (data === this.sourceSeen && (data.byteOffset & 3) === 0 && data.length > 0) {
+      const words = new Int32Array(data.buffer, data.byteOffset, data.length >>> 2)
       this.source = data
-      this.sourceWords = new Int32Array(data.buffer, data.byteOffset, data.length >>> 2)
+      this.sourceWords = words
       this.sourceSeen = null
     } else {
       this.sourceSeen = data
@@ -220,9 +249,10 @@ class SpscRing {
   }
 
   #adoptTarget (target) {
-    if (target === this.targetSeen && (target.byteOffset & 3) === 0) {
+    if (target === this.targetSeen && (target.byteOffset & 3) === 0 && target.length > 0) {
+      const words = new Int32Array(target.buffer, target.byteOffset, target.length >>> 2)
       this.target = target
-      this.targetWords = new Int32Array(target.buffer, target.byteOffset, target.length >>> 2)
+      this.targetWords = words
       this.targetSeen = null
     } else {
       this.targetSeen = target
@@ -289,7 +319,7 @@ class SpscRing {
     // Sequentially consistent: the record is complete before the tail moves, and the waiters
     // word is read after it (a receiver going to sleep sets that word, then re-checks the tail).
     Atomics.store(w, TAIL, (this.pos + this.span) | 0)
-    return w[DATA_WAITERS] !== 0
+    return (STORE_IS_FENCE ? w[DATA_WAITERS] : Atomics.load(w, DATA_WAITERS)) !== 0
   }
 
   // ---- receiving ----
@@ -343,14 +373,14 @@ class SpscRing {
     // Sequentially consistent: the copy out is done before the head frees its bytes.
     Atomics.store(w, HEAD, (this.pos + this.span) | 0)
     this.moved = false
-    return w[SPACE_WAITERS] !== 0
+    return (STORE_IS_FENCE ? w[SPACE_WAITERS] : Atomics.load(w, SPACE_WAITERS)) !== 0
   }
 
   /** True when moving the head past padding left a sleeping sender to wake. */
   skipped () {
     if (!this.moved) return false
     this.moved = false
-    return this.w[SPACE_WAITERS] !== 0
+    return (STORE_IS_FENCE ? this.w[SPACE_WAITERS] : Atomics.load(this.w, SPACE_WAITERS)) !== 0
   }
 
   /**
@@ -374,4 +404,4 @@ class SpscRing {
   }
 }
 
-module.exports = { SpscRing, pool, POOL_SIZE }
+module.exports = { SpscRing, pool, POOL_SIZE, isPlainBytes }

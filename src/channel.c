@@ -376,9 +376,13 @@ static int reserve_now(shmem_channel_t *ch, uint64_t n) {
   uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
   /* The head as we last read it: it only moves forward, so an old value only understates the
    * room, and reading the receivers' cache line once per ring's worth of messages instead of
-   * once per message is most of what makes a send cheap. */
+   * once per message is most of what makes a send cheap. That holds while the tail moved less
+   * than 2^32 since: true on spsc, where this view is the only sender and never sends past
+   * the cached head plus a ring; not on mpsc/mpmc, where other senders may have moved the
+   * tail by any amount (then a stale head could look like room), so those read it each time. */
   uint32_t head = ch->cached_head;
-  if (!(ch->cache_valid & 1) || !span_ok(ch, head, tail) || room_for(ch, head, tail, span) < 0) {
+  if (multi || !(ch->cache_valid & 1) || !span_ok(ch, head, tail) ||
+      room_for(ch, head, tail, span) < 0) {
     head = LOAD(f32(ch, H_HEAD), ACQ);
     ch->cached_head = head;
     ch->cache_valid |= 1;
@@ -515,9 +519,12 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
   for (;;) {
     uint32_t head = LOAD(headp, ACQ);
     /* The tail as we last read it (with acquire): the records before it are published. Read
-     * the senders' line again only when we have caught up with it. */
+     * the senders' line again only when we have caught up with it. Only the single receiver
+     * (spsc, mpsc) may cache it: on mpmc other receivers move the head by any amount, after
+     * which a stale tail could look ahead of it. */
     uint32_t tail = ch->cached_tail;
-    if (!(ch->cache_valid & 2) || head == tail || !span_ok(ch, head, tail)) {
+    if (ch->kind == SHMEM_CHANNEL_MPMC || !(ch->cache_valid & 2) || head == tail ||
+        !span_ok(ch, head, tail)) {
       tail = LOAD(f32(ch, H_TAIL), ACQ);
       ch->cached_tail = tail;
       ch->cache_valid |= 2;
@@ -780,6 +787,8 @@ void shmem_channel_interrupt(shmem_channel_t *ch) {
   __atomic_fetch_add(f32(ch, H_SPACE_SEQ), 1, SEQ);
   shmem_futex_wake(f32(ch, H_SPACE_SEQ), INT_MAX);
 }
+
+void shmem_channel_forget(shmem_channel_t *ch) { ch->cache_valid = 0; }
 
 void shmem_channel_notify(shmem_channel_t *ch, int which) {
   if (ch->base == NULL) return;

@@ -121,6 +121,9 @@ static channel_handle_t *lookup(napi_env env, napi_value v) {
                      "The channel's segment is closed");
     return NULL;
   }
+  /* On spsc, lib/spsc.js moves this handle's head or tail between native calls: what the
+   * view cached of the peer's counter may be older than 2^32 bytes of that traffic. */
+  if (h->ch.kind == SHMEM_CHANNEL_SPSC) shmem_channel_forget(&h->ch);
   return h;
 }
 
