@@ -284,11 +284,13 @@ class SpscRing {
     if (!this.headValid || ((tail - head) >>> 0) > cap ||
         ((tail + pad + span - head) >>> 0) > cap) {
       head = Atomics.load(w, HEAD)
-      this.head = head
-      this.headValid = true
+      // Only a head that passed the checks is kept: a rejected one is read again next time.
       if (((head | tail) & 15) !== 0 || ((tail - head) >>> 0) > cap) {
+        this.headValid = false
         throw badState('head and tail')
       }
+      this.head = head
+      this.headValid = true
       if (((tail + pad + span - head) >>> 0) > cap) return -1
     } else if ((tail & 15) !== 0) {
       throw badState('tail')
@@ -342,7 +344,10 @@ class SpscRing {
         this.tailValid = true
       }
       const used = (tail - head) >>> 0
-      if (used > cap || ((head | tail) & 15) !== 0) throw badState('head and tail')
+      if (used > cap || ((head | tail) & 15) !== 0) {
+        this.tailValid = false // read again next time: the garbage may be put right
+        throw badState('head and tail')
+      }
       if (used === 0) return -1
       const off = head & this.mask
       const r = (RING + off) >> 2
