@@ -110,10 +110,18 @@ function add64 (w, i, n) {
  * reads the view's real extent.
  */
 function isPlainBytes (x) {
-  if (typeof x !== 'object' || x === null) return false
+  if (!ArrayBuffer.isView(x)) return false
   const proto = Object.getPrototypeOf(x)
-  return (proto === Buffer.prototype || proto === Uint8Array.prototype) && ArrayBuffer.isView(x)
+  return proto === Buffer.prototype || proto === Uint8Array.prototype
 }
+
+// The view's real extent, read through the built-in getters: an own property defined on the
+// object (Object.defineProperty(buf, 'length', ...)) must not make a copy run past the view.
+const TypedArrayProto = Object.getPrototypeOf(Uint8Array.prototype)
+const getter = (name) => Object.getOwnPropertyDescriptor(TypedArrayProto, name).get
+const lengthOf = getter('length')
+const offsetOf = getter('byteOffset')
+const bufferOf = getter('buffer')
 
 // Copies words Int32 words from src[s] to dst[d], four at a time (measured: a plain loop is
 // about half as fast on 16 words).
@@ -169,7 +177,7 @@ class SpscRing {
 
   /** send(data) for a Uint8Array: 1 sent, 0 no room, -1 the native path. */
   send (data) {
-    const n = data.length // its byteLength; the byteLength getter is far slower to call
+    const n = lengthOf.call(data) // its byteLength, which is far slower to read
     if (n > this.max) return -1
     const at = this.room(n)
     if (at < 0) return 0
@@ -201,10 +209,11 @@ class SpscRing {
       if (this.skipped()) binding.channelWake(this.id, WAKE_WRITERS)
       return -1
     }
-    if (n > target.length) {
+    const have = lengthOf.call(target)
+    if (n > have) {
       // The message stays; padding already passed is freed all the same.
       if (this.skipped()) binding.channelWake(this.id, WAKE_WRITERS)
-      throw targetTooShort(n, target.length)
+      throw targetTooShort(n, have)
     }
     if (target !== this.target) this.#adoptTarget(target)
     if (n > JS_COPY_MAX || target !== this.target || (n >>> 2) > this.targetWords.length) {
@@ -238,8 +247,10 @@ class SpscRing {
 
   // (A view of length 0, a detached one too, is never adopted: it needs no copy.)
   #adoptSource (data) {
-    if (data === this.sourceSeen && (data.byteOffset & 3) === 0 && data.length > 0) {
-      const words = new Int32Array(data.buffer, data.byteOffset, data.length >>> 2)
+    const offset = offsetOf.call(data)
+    const length = lengthOf.call(data)
+    if (data === this.sourceSeen && (offset & 3) === 0 && length > 0) {
+      const words = new Int32Array(bufferOf.call(data), offset, length >>> 2)
       this.source = data
       this.sourceWords = words
       this.sourceSeen = null
@@ -249,8 +260,10 @@ class SpscRing {
   }
 
   #adoptTarget (target) {
-    if (target === this.targetSeen && (target.byteOffset & 3) === 0 && target.length > 0) {
-      const words = new Int32Array(target.buffer, target.byteOffset, target.length >>> 2)
+    const offset = offsetOf.call(target)
+    const length = lengthOf.call(target)
+    if (target === this.targetSeen && (offset & 3) === 0 && length > 0) {
+      const words = new Int32Array(bufferOf.call(target), offset, length >>> 2)
       this.target = target
       this.targetWords = words
       this.targetSeen = null

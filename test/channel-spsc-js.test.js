@@ -905,3 +905,24 @@ test('10. a 0-byte message through the JS receive() before the process made its 
     first: 5, empty: 0, emptyIsBuffer: true, after: 'after'
   })
 })
+
+test('an own length property on a Buffer does not change what is copied (send, receiveInto)', (t) => {
+  const { tx, rx } = pair(t)
+  assert.ok(tx.send(Buffer.from('warm'))) // the first send and receive are native
+  assert.strictEqual(rx.receive().toString(), 'warm')
+  const fake = Buffer.alloc(64, 7)
+  Object.defineProperty(fake, 'length', { value: 4 })
+  for (let i = 0; i < 3; i++) assert.ok(tx.send(fake)) // the third is adopted for the word copy
+  for (let i = 0; i < 3; i++) assert.deepStrictEqual(rx.receive(), Buffer.alloc(64, 7))
+  assert.strictEqual(rx.receive(), null)
+
+  const ab = new ArrayBuffer(64)
+  const target = new Uint8Array(ab, 0, 4)
+  Object.defineProperty(target, 'length', { value: 64 })
+  for (let i = 0; i < 3; i++) {
+    assert.ok(tx.send(Buffer.alloc(40, i + 1)))
+    assert.throws(() => rx.receiveInto(target), OUT_OF_RANGE)
+    assert.deepStrictEqual(new Uint8Array(ab, 4), new Uint8Array(60), 'nothing written past the view')
+    assert.deepStrictEqual(rx.receive(), Buffer.alloc(40, i + 1)) // the message stayed
+  }
+})
