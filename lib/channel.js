@@ -13,7 +13,7 @@ const {
   channelCommit, channelPeek, channelRelease
 } = binding
 const { Segment, handleOf } = require('./segment')
-const { SpscRing, pool, POOL_SIZE, isPlainBytes } = require('./spsc')
+const { SpscRing, pool, POOL_SIZE, isUint8Array } = require('./spsc')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { validateObject, validateInteger, validateMode } = require('./validate')
@@ -265,7 +265,7 @@ class Channel {
    */
   send (data) {
     const tx = this.#tx
-    if (tx !== null && isPlainBytes(data)) {
+    if (tx !== null && isUint8Array(data)) {
       const sent = tx.send(data)
       if (sent >= 0) return sent === 1
     }
@@ -368,7 +368,7 @@ class Channel {
    */
   receiveInto (target) {
     const rx = this.#rx
-    if (rx !== null && isPlainBytes(target)) {
+    if (rx !== null && isUint8Array(target)) {
       const n = rx.receiveInto(target)
       if (n >= 0) return n
       if (n === -1) return null

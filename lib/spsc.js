@@ -89,9 +89,9 @@ function badState (detail) {
     `process overwrote it (${detail})`)
 }
 
-// Adds n (< 2^32) to the u64 counter at words i (low), i + 1 (high). Only this side writes it;
-// readers in other processes may see the two halves torn, which stats() accepts (a hint).
-// The header's u64 fields are in the host's byte order: which of the two words is the low one.
+// Adds n (< 2^32) to the u64 counter at words i and i + 1, in the host's byte order like every
+// header field (LO is the low word's index). Only this side writes it; readers in other
+// processes may see the two halves torn, which stats() accepts (a hint).
 const LO = os.endianness() === 'LE' ? 0 : 1
 const HI = 1 - LO
 function add64 (w, i, n) {
@@ -104,24 +104,35 @@ function add64 (w, i, n) {
   }
 }
 
-/**
- * True for a Buffer or a plain Uint8Array: the fast paths trust its length getter. Subclasses
- * (which may override length) and Proxies (not views at all) take the native path, which
- * reads the view's real extent.
- */
-function isPlainBytes (x) {
-  if (!ArrayBuffer.isView(x)) return false
-  const proto = Object.getPrototypeOf(x)
-  return proto === Buffer.prototype || proto === Uint8Array.prototype
-}
-
-// The view's real extent, read through the built-in getters: an own property defined on the
-// object (Object.defineProperty(buf, 'length', ...)) must not make a copy run past the view.
+// A view's kind and real extent, read through the built-in TypedArray getters: nothing the
+// object itself defines (an own `length`, a subclass's getter, a Proxy's trap) can make a copy
+// run past the view.
 const TypedArrayProto = Object.getPrototypeOf(Uint8Array.prototype)
 const getter = (name) => Object.getOwnPropertyDescriptor(TypedArrayProto, name).get
+const kindOf = getter(Symbol.toStringTag) // 'Uint8Array', ...; undefined for anything else
 const lengthOf = getter('length')
 const offsetOf = getter('byteOffset')
 const bufferOf = getter('buffer')
+
+/** True for a Uint8Array (a Buffer too): what the fast paths copy from and into. */
+function isUint8Array (x) {
+  return kindOf.call(x) === 'Uint8Array'
+}
+
+// An Int32Array over a view for the word copy, or null: a view not on a 4-byte boundary cannot
+// have one, and one of length 0 (a detached one too) needs none.
+function wordsOver (view) {
+  const offset = offsetOf.call(view)
+  const length = lengthOf.call(view)
+  if ((offset & 3) !== 0 || length === 0) return null
+  return new Int32Array(bufferOf.call(view), offset, length >>> 2)
+}
+
+// Whether a sleeper waits on the waiters word at index i, read right after the Atomics.store
+// that published (see STORE_IS_FENCE).
+function waiting (w, i) {
+  return (STORE_IS_FENCE ? w[i] : Atomics.load(w, i)) !== 0
+}
 
 // Copies words Int32 words from src[s] to dst[d], four at a time (measured: a plain loop is
 // about half as fast on 16 words).
@@ -245,31 +256,26 @@ class SpscRing {
     return message
   }
 
-  // (A view of length 0, a detached one too, is never adopted: it needs no copy.)
   #adoptSource (data) {
-    const offset = offsetOf.call(data)
-    const length = lengthOf.call(data)
-    if (data === this.sourceSeen && (offset & 3) === 0 && length > 0) {
-      const words = new Int32Array(bufferOf.call(data), offset, length >>> 2)
-      this.source = data
-      this.sourceWords = words
-      this.sourceSeen = null
-    } else {
+    const words = data === this.sourceSeen ? wordsOver(data) : null
+    if (words === null) {
       this.sourceSeen = data
+      return
     }
+    this.source = data
+    this.sourceWords = words
+    this.sourceSeen = null
   }
 
   #adoptTarget (target) {
-    const offset = offsetOf.call(target)
-    const length = lengthOf.call(target)
-    if (target === this.targetSeen && (offset & 3) === 0 && length > 0) {
-      const words = new Int32Array(bufferOf.call(target), offset, length >>> 2)
-      this.target = target
-      this.targetWords = words
-      this.targetSeen = null
-    } else {
+    const words = target === this.targetSeen ? wordsOver(target) : null
+    if (words === null) {
       this.targetSeen = target
+      return
     }
+    this.target = target
+    this.targetWords = words
+    this.targetSeen = null
   }
 
   /** Lets go of the caller's Buffers (close()). */
@@ -334,7 +340,7 @@ class SpscRing {
     // Sequentially consistent: the record is complete before the tail moves, and the waiters
     // word is read after it (a receiver going to sleep sets that word, then re-checks the tail).
     Atomics.store(w, TAIL, (this.pos + this.span) | 0)
-    return (STORE_IS_FENCE ? w[DATA_WAITERS] : Atomics.load(w, DATA_WAITERS)) !== 0
+    return waiting(w, DATA_WAITERS)
   }
 
   // ---- receiving ----
@@ -391,14 +397,14 @@ class SpscRing {
     // Sequentially consistent: the copy out is done before the head frees its bytes.
     Atomics.store(w, HEAD, (this.pos + this.span) | 0)
     this.moved = false
-    return (STORE_IS_FENCE ? w[SPACE_WAITERS] : Atomics.load(w, SPACE_WAITERS)) !== 0
+    return waiting(w, SPACE_WAITERS)
   }
 
   /** True when moving the head past padding left a sleeping sender to wake. */
   skipped () {
     if (!this.moved) return false
     this.moved = false
-    return (STORE_IS_FENCE ? this.w[SPACE_WAITERS] : Atomics.load(this.w, SPACE_WAITERS)) !== 0
+    return waiting(this.w, SPACE_WAITERS)
   }
 
   /**
@@ -422,4 +428,4 @@ class SpscRing {
   }
 }
 
-module.exports = { SpscRing, pool, POOL_SIZE, isPlainBytes }
+module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array }

@@ -926,3 +926,20 @@ test('an own length property on a Buffer does not change what is copied (send, r
     assert.deepStrictEqual(rx.receive(), Buffer.alloc(40, i + 1)) // the message stayed
   }
 })
+
+test('a Uint8Array subclass whose length getter lies is copied by its real extent', (t) => {
+  const { tx, rx } = pair(t)
+  assert.ok(tx.send(Buffer.from('warm')))
+  assert.strictEqual(rx.receive().toString(), 'warm')
+  class Liar extends Uint8Array { get length () { return 2 } }
+  const data = new Liar(40).fill(5)
+  for (let i = 0; i < 3; i++) assert.ok(tx.send(data))
+  for (let i = 0; i < 3; i++) assert.deepStrictEqual(rx.receive(), Buffer.alloc(40, 5))
+  const target = new Liar(64)
+  for (let i = 0; i < 3; i++) {
+    assert.ok(tx.send(Buffer.alloc(50, i + 1)))
+    assert.strictEqual(rx.receiveInto(target), 50)
+    assert.deepStrictEqual(Buffer.from(target.buffer, 0, 50), Buffer.alloc(50, i + 1))
+  }
+  assert.strictEqual(rx.receive(), null)
+})
