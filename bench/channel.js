@@ -12,6 +12,10 @@
 // receiveAsync on the event loop), 64 KiB one way (GB/s), and the zero-copy round trip
 // (reserve/commit, peekSync/release) at 64 B and 4 MiB. The channel's receiving child also
 // counts V8 garbage collections during its receiveInto and zero-copy loops.
+//
+// Every round trip contender first runs untimed for WARM_MS of wall time, then the timed round
+// trips, in the same loop (see roundTrips()). The channel's receiveSync row also notes the mean
+// of a fresh pair's first round trips, the measure this benchmark used before.
 
 const { fork } = require('child_process')
 const net = require('net')
@@ -25,8 +29,8 @@ const KiB = 1024
 const MiB = 1024 * KiB
 
 const PLANS = {
-  full: { rounds: 5, oneWay: 1000000, oneWaySlow: 100000, rt: 20000, rtSlow: 2000, big: 20000, bigSlow: 2000, zc4m: 200 },
-  quick: { rounds: 2, oneWay: 200000, oneWaySlow: 20000, rt: 3000, rtSlow: 500, big: 3000, bigSlow: 300, zc4m: 50 }
+  full: { rounds: 5, oneWay: 1000000, oneWaySlow: 100000, rt: 100000, rtSlow: 2000, big: 20000, bigSlow: 2000, zc4m: 100000, warmMs: 250 },
+  quick: { rounds: 2, oneWay: 200000, oneWaySlow: 20000, rt: 3000, rtSlow: 500, big: 3000, bigSlow: 300, zc4m: 3000, warmMs: 50 }
 }
 
 // The goals from the issue.
@@ -36,11 +40,50 @@ const GOAL_RT_VS_SEND = 30 // round trip at most 1/30 of process.send's
 const GOAL_ASYNC_RT_VS_SEND = 2 // receiveAsync round trip at most 1/2 of process.send's
 const GOAL_BIG = 4e9 // 64 KiB one way, bytes a second
 const GOAL_ZC_FLAT = 2 // zero-copy round trip at 4 MiB at most 2x the one at 64 B
-// Untimed round trips before each timed run of the channel and of process.send: the peer is a
-// fresh process whose first iterations run before V8 has optimized them. Measured for the
-// channel in back-to-back runs: 10.2 us per round trip after 200 warm-up round trips, 6.3 us
-// after 2000. (The worker and socket rows, which no goal uses, have none.)
-const WARM_RT = Number(process.env.WARM_RT || 2000)
+// Round trips: each contender's peer is a fresh process (or worker), whose first ~100 ms run
+// while V8 still compiles and grows its heap on background threads. With 2 CPUs and both
+// sides busy, every such thread displaces one of them, for a scheduler slice (1 to 3 ms, seen
+// with perf sched) or by putting both on one CPU. Measured with the channel (receiveSync):
+// the first 20,000 round trips after 2,000 untimed ones took 2 to 4 us each; 200,000 round
+// trips of a warm pair, 0.8 to 1.2 us. So every round trip contender first runs untimed for
+// WARM_MS (the plan's warmMs unless set) of wall time, whatever its speed, then is timed.
+// The channel's timed run is 100,000 round trips (about as long in time as process.send's
+// 2,000), so that one stall of a few ms weighs as much in both.
+const WARM_MS = process.env.WARM_MS === undefined ? undefined : Number(process.env.WARM_MS)
+// The receiveSync row also reports the old measure: COLD_SKIP untimed round trips of a fresh
+// pair, then the mean of the next COLD_RT (taken inside the warm-up, when it lasts that long).
+const COLD_SKIP = 2000
+const COLD_RT = 20000
+
+// Runs round trips: untimed ones for warmMs of wall time, then count timed ones, all in one
+// loop (a second loop would be compiled by V8 as the timing starts: a stall of its own).
+// one() makes one round trip; it returns a Promise only for the contenders that await. The
+// result: microseconds per timed round trip; cold: the mean of round trips COLD_SKIP to
+// COLD_SKIP + COLD_RT when the warm-up got that far (else null); total: all round trips made.
+async function roundTrips (one, count, warmMs) {
+  const warmNs = BigInt(Math.round((WARM_MS === undefined ? warmMs : WARM_MS) * 1e6))
+  const begin = lib.now()
+  let coldStart = 0n
+  let cold = null
+  let start = 0n
+  let warm = 0
+  for (let i = 0; ; i++) {
+    if (start === 0n) {
+      if (i === COLD_SKIP) coldStart = lib.now()
+      else if (i === COLD_SKIP + COLD_RT) cold = Number(lib.now() - coldStart) / COLD_RT / 1000
+      if ((i & 63) === 0 && lib.now() - begin >= warmNs) {
+        start = lib.now()
+        warm = i
+        i = 0
+      }
+    } else if (i === count) {
+      break
+    }
+    const p = one()
+    if (p !== undefined) await p
+  }
+  return { us: Number(lib.now() - start) / count / 1000, cold, total: warm + count }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Peers: each runs in a child process ('--child <role> <name>') or a worker.
@@ -75,12 +118,14 @@ function childMain (role, name, count, size) {
       gc.settle().then(() => done({ gcs: gc.count(from, to) }))
       return
     }
-    case 'channel-echo': { // returns every ping; receiveSync
+    // The echo peers return every ping until an empty one comes.
+    case 'channel-echo': { // receiveSync
       const ping = Channel.open(name)
       const pong = Channel.open(`${name}-ack`)
-      for (let i = 0; i < count; i++) {
+      for (;;) {
         const m = ping.receiveSync({ timeout: 30000 })
         if (m === null) throw new Error('echo timed out')
+        if (m.length === 0) break
         pong.sendSync(m)
       }
       done({})
@@ -90,9 +135,10 @@ function childMain (role, name, count, size) {
       const ping = Channel.open(name)
       const pong = Channel.open(`${name}-ack`)
       ;(async () => {
-        for (let i = 0; i < count; i++) {
+        for (;;) {
           const m = await ping.receiveAsync({ timeout: 30000 })
           if (m === null) throw new Error('echo timed out')
+          if (m.length === 0) break
           await pong.sendAsync(m)
         }
         done({})
@@ -102,13 +148,14 @@ function childMain (role, name, count, size) {
     case 'channel-echo-zc': { // zero copy both ways
       const ping = Channel.open(name)
       const pong = Channel.open(`${name}-ack`)
-      const from = gc.mark()
-      for (let i = 0; i < count; i++) {
+      const from = gc.mark() // over every round trip, the untimed ones too
+      for (;;) {
         const view = ping.peekSync({ timeout: 30000 })
         if (view === null) throw new Error('echo timed out')
         const n = view.length
         const first = view[0]
         ping.release()
+        if (n === 0) break
         let out = pong.reserve(n)
         while (out === null) {
           pong.sendSync(Buffer.alloc(0), { timeout: 0 }) // never happens with these sizes
@@ -243,38 +290,41 @@ async function channelOneWay (count, size) {
   }
 }
 
-// Microseconds per round trip.
-async function channelRoundTrip (count, size, mode) {
+// Microseconds per round trip. The receiveSync and zero-copy contenders block, so their loop
+// runs without a Promise per round trip, as a program using them would.
+async function channelRoundTrip (count, size, mode, warmMs) {
   const zc = mode === 'zc'
   const pair = channelPair(zc && size > 64 ? 4 * size : 64 * KiB, zc && size > 64 ? size : undefined)
   const role = mode === 'async' ? 'channel-echo-async' : zc ? 'channel-echo-zc' : 'channel-echo'
-  const warm = Math.min(WARM_RT, count)
-  const child = forkChild([role, pair.name, count + warm, size])
+  const child = forkChild([role, pair.name, 0, size])
   const result = childResult(child)
   try {
     const msg = Buffer.alloc(size, 2)
-    const one = async () => {
-      if (zc) {
+    let one
+    if (zc) {
+      one = () => {
         const out = pair.data.reserve(size)
         out[0] = 7
         pair.data.commit()
         const view = pair.ack.peekSync({ timeout: 30000 })
         if (view === null || view[0] !== 7) throw new Error('bad pong')
         pair.ack.release()
-      } else if (mode === 'async') {
+      }
+    } else if (mode === 'async') {
+      one = async () => {
         await pair.data.sendAsync(msg)
         if (await pair.ack.receiveAsync({ timeout: 30000 }) === null) throw new Error('no pong')
-      } else {
+      }
+    } else {
+      one = () => {
         pair.data.sendSync(msg)
         if (pair.ack.receiveSync({ timeout: 30000 }) === null) throw new Error('no pong')
       }
     }
-    for (let i = 0; i < warm; i++) await one()
-    const start = lib.now()
-    for (let i = 0; i < count; i++) await one()
-    const ns = Number(lib.now() - start)
-    const r = await result
-    return { us: ns / count / 1000, gcs: r.gcs, count }
+    const r = await roundTrips(one, count, warmMs)
+    pair.data.sendSync(Buffer.alloc(0)) // the echo's end
+    const { gcs } = await result
+    return { us: r.us, cold: r.cold, gcs, count: r.total }
   } finally {
     await exited(child)
     pair.close()
@@ -297,23 +347,17 @@ async function sendOneWay (count, size, serialization) {
   }
 }
 
-async function sendRoundTrip (count, size, serialization) {
+async function sendRoundTrip (count, size, serialization, warmMs) {
   const child = forkChild(['send-echo', '-', count, size], { serialization })
   try {
     await once(child, 'message')
     const msg = serialization === 'json' ? 'x'.repeat(size) : Buffer.alloc(size, 1)
-    for (let i = 0; i < WARM_RT; i++) { // the same warm-up as the channel gets
+    const r = await roundTrips(() => {
       const p = once(child, 'message')
       child.send(msg)
-      await p
-    }
-    const start = lib.now()
-    for (let i = 0; i < count; i++) {
-      const p = once(child, 'message')
-      child.send(msg)
-      await p
-    }
-    return { us: Number(lib.now() - start) / count / 1000, count }
+      return p
+    }, count, warmMs)
+    return { us: r.us, count }
   } finally {
     child.kill()
     await exited(child)
@@ -335,18 +379,17 @@ async function workerOneWay (count, size) {
   }
 }
 
-async function workerRoundTrip (count, size) {
+async function workerRoundTrip (count, size, warmMs) {
   const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { role: 'echo', count } })
   try {
     await once(w, 'message')
     const msg = Buffer.alloc(size, 1)
-    const start = lib.now()
-    for (let i = 0; i < count; i++) {
+    const r = await roundTrips(() => {
       const p = once(w, 'message')
       w.postMessage(msg)
-      await p
-    }
-    return { us: Number(lib.now() - start) / count / 1000, count }
+      return p
+    }, count, warmMs)
+    return { us: r.us, count }
   } finally {
     await w.terminate()
   }
@@ -384,7 +427,7 @@ async function socketOneWay (count, size) {
   }
 }
 
-async function socketRoundTrip (count, size) {
+async function socketRoundTrip (count, size, warmMs) {
   const peer = await socketPeer('socket-echo', count, size)
   try {
     const msg = Buffer.alloc(size, 1)
@@ -399,14 +442,11 @@ async function socketRoundTrip (count, size) {
         p()
       }
     })
-    const start = lib.now()
-    for (let i = 0; i < count; i++) {
-      await new Promise((resolve) => {
-        pending = resolve
-        peer.sock.write(msg)
-      })
-    }
-    return { us: Number(lib.now() - start) / count / 1000, count }
+    const r = await roundTrips(() => new Promise((resolve) => {
+      pending = resolve
+      peer.sock.write(msg)
+    }), count, warmMs)
+    return { us: r.us, count }
   } finally {
     await peer.close()
   }
@@ -422,18 +462,18 @@ function contenders (plan) {
     ['64 B one way', "process.send 'advanced'", () => sendOneWay(plan.oneWaySlow, 64, 'advanced')],
     ['64 B one way', 'worker postMessage', () => workerOneWay(plan.oneWaySlow, 64)],
     ['64 B one way', 'Unix socket', () => socketOneWay(plan.oneWaySlow, 64)],
-    ['64 B round trip', 'shmem channel (receiveSync)', () => channelRoundTrip(plan.rt, 64, 'sync')],
-    ['64 B round trip', 'shmem channel (receiveAsync)', () => channelRoundTrip(plan.rtSlow, 64, 'async')],
-    ['64 B round trip', "process.send 'json'", () => sendRoundTrip(plan.rtSlow, 64, 'json')],
-    ['64 B round trip', "process.send 'advanced'", () => sendRoundTrip(plan.rtSlow, 64, 'advanced')],
-    ['64 B round trip', 'worker postMessage', () => workerRoundTrip(plan.rtSlow, 64)],
-    ['64 B round trip', 'Unix socket', () => socketRoundTrip(plan.rtSlow, 64)],
+    ['64 B round trip', 'shmem channel (receiveSync)', () => channelRoundTrip(plan.rt, 64, 'sync', plan.warmMs)],
+    ['64 B round trip', 'shmem channel (receiveAsync)', () => channelRoundTrip(plan.rtSlow, 64, 'async', plan.warmMs)],
+    ['64 B round trip', "process.send 'json'", () => sendRoundTrip(plan.rtSlow, 64, 'json', plan.warmMs)],
+    ['64 B round trip', "process.send 'advanced'", () => sendRoundTrip(plan.rtSlow, 64, 'advanced', plan.warmMs)],
+    ['64 B round trip', 'worker postMessage', () => workerRoundTrip(plan.rtSlow, 64, plan.warmMs)],
+    ['64 B round trip', 'Unix socket', () => socketRoundTrip(plan.rtSlow, 64, plan.warmMs)],
     ['64 KiB one way', 'shmem channel', () => channelOneWay(plan.big, 64 * KiB)],
     ['64 KiB one way', "process.send 'advanced'", () => sendOneWay(plan.bigSlow, 64 * KiB, 'advanced')],
     ['64 KiB one way', 'worker postMessage', () => workerOneWay(plan.bigSlow, 64 * KiB)],
     ['64 KiB one way', 'Unix socket', () => socketOneWay(plan.bigSlow, 64 * KiB)],
-    ['zero-copy round trip', 'shmem 64 B', () => channelRoundTrip(plan.rt, 64, 'zc')],
-    ['zero-copy round trip', 'shmem 4 MiB', () => channelRoundTrip(plan.zc4m, 4 * MiB, 'zc')]
+    ['zero-copy round trip', 'shmem 64 B', () => channelRoundTrip(plan.rt, 64, 'zc', plan.warmMs)],
+    ['zero-copy round trip', 'shmem 4 MiB', () => channelRoundTrip(plan.zc4m, 4 * MiB, 'zc', plan.warmMs)]
   ]
 }
 
@@ -446,6 +486,7 @@ async function main () {
     !only || `${scenario} ${contender}`.includes(only.slice(7)))
   const samples = list.map(() => [])
   const gcs = list.map(() => [])
+  const colds = list.map(() => [])
   for (let round = 0; round < plan.rounds; round++) {
     for (let k = 0; k < list.length; k++) {
       const i = (k + round * 5) % list.length
@@ -453,6 +494,7 @@ async function main () {
       const r = await list[i][2]()
       samples[i].push(r.perSecond !== undefined ? r.perSecond : r.us)
       if (r.gcs !== undefined) gcs[i].push({ gcs: r.gcs, count: r.count })
+      if (typeof r.cold === 'number') colds[i].push(r.cold)
     }
     if (!args.json) process.stderr.write(`round ${round + 1} of ${plan.rounds}\n`)
   }
@@ -461,7 +503,12 @@ async function main () {
 
   const rows = []
   const verdicts = []
-  const verdict = (ok) => { verdicts.push(ok); return ok ? 'PASS' : 'MISS' }
+  // A goal whose reference did not run (--only) gets no verdict.
+  const verdict = (ok, ...refs) => {
+    if (!refs.every(Number.isFinite)) return 'n/a'
+    verdicts.push(ok)
+    return ok ? 'PASS' : 'MISS'
+  }
   const sendJsonRate = find('64 B one way', "process.send 'json'")
   const sendJsonRt = find('64 B round trip', "process.send 'json'")
   const zc64 = find('zero-copy round trip', 'shmem 64 B')
@@ -479,16 +526,16 @@ async function main () {
       ratio = lib.formatRatio(m / sendJsonRate)
       if (contender === 'shmem channel') {
         goal = `>= 5 M msg/s and >= ${GOAL_ONE_WAY_VS_SEND}x process.send 'json'`
-        v = verdict(m >= GOAL_ONE_WAY && m / sendJsonRate >= GOAL_ONE_WAY_VS_SEND)
+        v = verdict(m >= GOAL_ONE_WAY && m / sendJsonRate >= GOAL_ONE_WAY_VS_SEND, sendJsonRate)
       }
     } else if (scenario === '64 B round trip') {
       ratio = `1/${(sendJsonRt / m).toFixed(1)}`
       if (contender.includes('receiveSync')) {
         goal = `<= 1/${GOAL_RT_VS_SEND} of process.send 'json'`
-        v = verdict(sendJsonRt / m >= GOAL_RT_VS_SEND)
+        v = verdict(sendJsonRt / m >= GOAL_RT_VS_SEND, sendJsonRt)
       } else if (contender.includes('receiveAsync')) {
         goal = `<= 1/${GOAL_ASYNC_RT_VS_SEND} of process.send 'json'`
-        v = verdict(sendJsonRt / m >= GOAL_ASYNC_RT_VS_SEND)
+        v = verdict(sendJsonRt / m >= GOAL_ASYNC_RT_VS_SEND, sendJsonRt)
       }
     } else if (scenario === '64 KiB one way') {
       if (contender === 'shmem channel') {
@@ -498,7 +545,7 @@ async function main () {
     } else if (contender === 'shmem 4 MiB') {
       ratio = lib.formatRatio(m / zc64)
       goal = `<= ${GOAL_ZC_FLAT}x the 64 B zero-copy round trip`
-      v = verdict(m / zc64 <= GOAL_ZC_FLAT)
+      v = verdict(m / zc64 <= GOAL_ZC_FLAT, zc64)
     }
     rows.push([scenario, contender, shown, ratio, goal, v])
   })
@@ -510,11 +557,21 @@ async function main () {
     const count = gcs[i].reduce((a, g) => a + g.count, 0)
     return `${what}: ${total} V8 collections over ${count} messages received`
   }
+  // The old measure, from inside the receiveSync row's warm-up (no goal is checked on it).
+  const coldNote = () => {
+    const i = list.findIndex((c) => c[1] === 'shmem channel (receiveSync)')
+    if (i < 0 || colds[i].length === 0) return null
+    const m = lib.median(colds[i])
+    const vs = Number.isFinite(sendJsonRt) ? `, 1/${(sendJsonRt / m).toFixed(1)} of process.send 'json'` : ''
+    return `receiveSync round trips ${COLD_SKIP} to ${COLD_SKIP + COLD_RT} of a fresh pair ` +
+      `(inside the warm-up): ${m.toFixed(2)} us${vs}`
+  }
   const notes = [
     gcNote('64 B one way', 'shmem channel', 'receiveInto loop (64 B)'),
     gcNote('64 KiB one way', 'shmem channel', 'receiveInto loop (64 KiB)'),
     gcNote('zero-copy round trip', 'shmem 64 B', 'peek/release + reserve/commit echo (64 B)')
   ].filter(Boolean)
+  const cold = coldNote()
 
   const left = lib.sweepShm()
   if (args.json) {
@@ -523,6 +580,7 @@ async function main () {
       plan,
       results: list.map(([scenario, contender], i) => ({ scenario, contender, median: med[i], samples: samples[i] })),
       gcs: notes,
+      cold,
       goals: { met: verdicts.filter(Boolean).length, of: verdicts.length },
       leftInShm: left
     }, null, 2) + '\n')
@@ -537,6 +595,7 @@ async function main () {
     ], rows))
     console.log()
     for (const n of notes) console.log(`- ${n}`)
+    if (cold) console.log(`- ${cold}`)
     console.log(`- goals: ${verdicts.filter(Boolean).length} of ${verdicts.length} met ` +
       `(medians of ${plan.rounds} rounds)`)
     console.log(lib.formatMachine())
