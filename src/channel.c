@@ -40,11 +40,13 @@
 #define H_MESSAGES_SENT 72
 #define H_BYTES_SENT 80
 #define H_SEND_LOCK 88
+#define H_SEND_LOCK_START 92 /* the holder's start time, 0 while unknown */
 /* line 2: the receivers' */
 #define H_HEAD 128
 #define H_MESSAGES_RECEIVED 136
 #define H_BYTES_RECEIVED 144
 #define H_RECV_LOCK 152
+#define H_RECV_LOCK_START 156
 #define H_ABANDONED 160
 /* line 3: receivers sleep here; line 4: senders sleep here */
 #define H_DATA_SEQ 192
@@ -174,6 +176,20 @@ static int process_dead(uint32_t pid, uint32_t start, int check_start) {
 
 /* ---- robust spin locks (held for a few instructions, or for a peek on mpmc) ------------- */
 
+/* A lock is two words: the holder's pid (the lock itself, taken by compare-and-swap from 0),
+ * and next to it the holder's start time, which the holder stores once it has the lock and
+ * clears before it lets go. The start time tells a dead holder whose pid a new process took
+ * from a live one. While it is 0 (just taken, or a peer that never writes it) only the pid
+ * is checked. A start time read after an acquire load of the pid is that holder's or 0, never
+ * an earlier holder's: each holder clears it before its release store of the pid. */
+_Static_assert(H_SEND_LOCK_START == H_SEND_LOCK + 4 && H_RECV_LOCK_START == H_RECV_LOCK + 4,
+               "a lock's start time is the word after it");
+
+static int lock_holder_dead(uint32_t *word, uint32_t holder) {
+  uint32_t start = LOAD(word + 1, RLX);
+  return process_dead(holder, start, start != 0);
+}
+
 /* 0, or -EAGAIN when timeout_ns (< 0: none) passes with the lock held by a live process. The
  * clock is read only once the lock turned out to be busy. */
 static int lock_acquire(uint32_t *word, int64_t timeout_ns) {
@@ -182,25 +198,30 @@ static int lock_acquire(uint32_t *word, int64_t timeout_ns) {
   int64_t deadline_ns = -1;
   for (unsigned i = 0;; i++) {
     uint32_t expected = 0;
-    if (__atomic_compare_exchange_n(word, &expected, me, 0, ACQ, RLX)) return 0;
+    if (__atomic_compare_exchange_n(word, &expected, me, 0, ACQ, ACQ)) break;
     if (i < 64) {
       cpu_relax();
       continue;
     }
     if (i == 64 && timeout_ns >= 0) deadline_ns = shmem_now_ns() + timeout_ns;
     if ((i & 63) == 0) {
-      /* The holder may have died holding it: take it over from a dead pid. */
-      if (expected != 0 && expected != me && process_dead(expected, 0, 0) &&
+      /* The holder may have died holding it: take it over from a dead one. */
+      if (expected != 0 && expected != me && lock_holder_dead(word, expected) &&
           __atomic_compare_exchange_n(word, &expected, me, 0, ACQ, RLX)) {
-        return 0;
+        break;
       }
       if (deadline_ns >= 0 && shmem_now_ns() >= deadline_ns) return -EAGAIN;
     }
     sched_yield();
   }
+  STORE(word + 1, start, RLX);
+  return 0;
 }
 
-static void lock_release(uint32_t *word) { STORE(word, 0, REL); }
+static void lock_release(uint32_t *word) {
+  STORE(word + 1, 0, RLX);
+  STORE(word, 0, REL);
+}
 
 /* Wakes the sleepers on a sequence word, but only when someone sleeps there: the waiters word
  * is a flag a sleeper sets before it checks its condition one last time. The first waker takes
@@ -651,7 +672,8 @@ int shmem_channel_readable(shmem_channel_t *ch) {
   if (ch->kind == SHMEM_CHANNEL_MPMC) {
     /* Another receiver holds the lock (a peek): not readable for us, unless the holder has
      * held it for a while and turns out to be dead (the next receive takes the lock over). */
-    uint32_t holder = LOAD(f32(ch, H_RECV_LOCK), ACQ);
+    uint32_t *lock = f32(ch, H_RECV_LOCK);
+    uint32_t holder = LOAD(lock, ACQ);
     if (holder != 0) {
       int64_t now = shmem_now_ns();
       if (holder != ch->lock_seen_holder) {
@@ -661,7 +683,7 @@ int shmem_channel_readable(shmem_channel_t *ch) {
       }
       if (now - ch->lock_seen_ns < STUCK_CHECK_NS) return 0;
       ch->lock_seen_ns = now;
-      if (!process_dead(holder, 0, 0)) return 0;
+      if (!lock_holder_dead(lock, holder)) return 0;
     }
   }
   uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);

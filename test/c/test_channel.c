@@ -5,6 +5,7 @@
 #include "internal.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -343,6 +344,77 @@ static void test_dead_receiver_lock(void) {
   munmap(mem, size);
 }
 
+/* Field 22 of /proc/<pid>/stat, as the core records it (low 32 bits); 0 when unreadable. */
+static uint32_t start_time_of(pid_t pid) {
+  char path[64], buf[1024];
+  snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return 0;
+  size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+  fclose(f);
+  buf[n] = '\0';
+  char *p = strrchr(buf, ')');
+  if (p == NULL) return 0;
+  unsigned long long v = 0;
+  /* After ')': field 3 (state), then fields 4..21, then 22. */
+  if (sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                    "%*d %llu", &v) != 1) {
+    return 0;
+  }
+  return (uint32_t)v;
+}
+
+/* A lock whose holder died and whose pid now belongs to another, living process: the start
+ * time next to the pid tells them apart, and the lock is taken over. A live holder (right
+ * start time, or none recorded) keeps it. Both locks: mpmc has a send and a receive lock. */
+static void test_lock_of_reused_pid(void) {
+  shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPMC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  unsigned char *mem = heap_region(size);
+  shmem_channel_t ch;
+  if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
+  pid_t other = fork(); /* a living process that holds nothing */
+  if (other == 0) {
+    for (;;) pause();
+  }
+  uint32_t start = start_time_of(other);
+  CHECK(start != 0);
+  uint32_t *send_lock = (uint32_t *)(void *)(mem + 88), *recv_lock = (uint32_t *)(void *)(mem + 152);
+  char buf[16];
+  uint64_t len;
+  /* Its pid with another start time: a dead holder's pid, reused. Taken over. */
+  send_lock[0] = (uint32_t)other;
+  send_lock[1] = start + 1;
+  CHECK_ERR(shmem_channel_send(&ch, "one", 3), 0);
+  CHECK(send_lock[0] == 0 && send_lock[1] == 0);
+  recv_lock[0] = (uint32_t)other;
+  recv_lock[1] = start - 1;
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
+  CHECK(len == 3 && memcmp(buf, "one", 3) == 0);
+  CHECK(recv_lock[0] == 0 && recv_lock[1] == 0);
+  /* Its pid and its start time, or no start time: a live holder. Kept. */
+  for (int k = 0; k < 2; k++) {
+    send_lock[0] = (uint32_t)other;
+    send_lock[1] = k == 0 ? start : 0;
+    CHECK_ERR(shmem_channel_send(&ch, "two", 3), -EAGAIN);
+    CHECK(send_lock[0] == (uint32_t)other);
+  }
+  send_lock[0] = send_lock[1] = 0;
+  CHECK_ERR(shmem_channel_send(&ch, "two", 3), 0);
+  recv_lock[0] = (uint32_t)other;
+  recv_lock[1] = start;
+  CHECK(shmem_channel_receive(&ch, buf, sizeof(buf), &len) < 0);
+  CHECK(recv_lock[0] == (uint32_t)other);
+  /* Once it is gone its pid alone says dead. */
+  kill(other, SIGKILL);
+  waitpid(other, NULL, 0);
+  recv_lock[1] = 0;
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
+  CHECK(len == 3 && memcmp(buf, "two", 3) == 0);
+  free(mem);
+}
+
 /* Two receiver processes on mpmc share 20000 messages: each is delivered once. */
 static void test_mpmc_fork(void) {
   enum { COUNT = 20000 };
@@ -396,6 +468,7 @@ int main(void) {
   test_dead_sender();
   test_mpsc_fork();
   test_dead_receiver_lock();
+  test_lock_of_reused_pid();
   test_mpmc_fork();
   return CHECK_REPORT();
 }
