@@ -432,7 +432,11 @@ export declare class Channel implements AsyncIterable<Buffer> {
   private constructor ()
   /** Makes a new POSIX segment `name` holding an empty channel. */
   static create (name: string, options: ChannelCreateOptions): Channel
-  /** Opens the channel in POSIX segment `name`. */
+  /**
+   * Opens the channel in POSIX segment `name`. While the object is empty or its header has no
+   * magic yet (another process's create() under way) it looks again for up to 100 ms, then
+   * throws ERR_SHMEM_BAD_STATE.
+   */
   static open (name: string): Channel
   /** Bytes a channel with these options needs (384 + the rounded capacity). */
   static byteLength (options: ChannelOptions): number

@@ -32,9 +32,19 @@ function spinPolls (text) {
 }
 // receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
 const ASYNC_WINDOW_MS = 0.05
+// Channel.open() waits this long at most for a channel another process is creating.
+const OPEN_WAIT_MS = 100
+const napInt32 = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait() on it: a sleep
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.Channel')
 // A Channel collected without close(): stop its waiter threads and let go of its segment.
+// True when the segment's first word (a channel's magic, stored last by init) is still 0.
+function noMagic (segment) {
+  if (segment.size < 4) return true
+  const first = segment.view(Buffer, 0, 4)
+  return first[0] === 0 && first[1] === 0 && first[2] === 0 && first[3] === 0
+}
+
 const finalizer = new FinalizationRegistry((id) => binding.channelClose(id))
 
 function invalidState (message) {
@@ -199,12 +209,29 @@ class Channel {
 
   /** Opens the channel another process created with Channel.create(name). */
   static open (name) {
-    const segment = open.open(name)
-    try {
-      return new Channel(kConstruct, segment, 0, segment.size, false, null, true)
-    } catch (err) {
-      segment.close()
-      throw err
+    // Another process may be creating this channel right now: its object exists but is still
+    // empty (shm_open done, ftruncate not yet), or its header has no magic yet (written
+    // last). Either looks the same as a name that holds no channel, so open looks again, once
+    // a millisecond, for up to OPEN_WAIT_MS before it reports what it found (as
+    // shmem.openOrCreate() waits for an object another process is sizing).
+    const until = performance.now() + OPEN_WAIT_MS
+    for (;;) {
+      let segment = null
+      try {
+        segment = open.open(name)
+        return new Channel(kConstruct, segment, 0, segment.size, false, null, true)
+      } catch (err) {
+        // A whole-object open at offset 0 is out of range only when the object is empty.
+        const empty = segment === null && err.code === 'ERR_OUT_OF_RANGE'
+        const young = empty || (segment !== null && noMagic(segment))
+        if (segment !== null) segment.close()
+        if (!young || performance.now() >= until) {
+          if (!empty) throw err
+          throw coded(Error, 'ERR_SHMEM_BAD_STATE', `The object '${name}' is empty: it holds ` +
+            `no channel (none was created in it, or its creator never sized it)`)
+        }
+      }
+      Atomics.wait(napInt32, 0, 0, 1)
     }
   }
 

@@ -293,6 +293,50 @@ test('init and attach inside another segment and a memfd', (t) => {
   }
 })
 
+test('open waits for a channel another process is creating: an empty object, then no magic', { skip: process.platform !== 'linux' }, async (t) => {
+  const fs = require('fs')
+  const { spawn } = require('child_process')
+  const name = trackPosix(uniqueName('channel'))
+  const file = `/dev/shm${name}`
+  t.after(() => { try { shmem.unlink(name) } catch {} })
+  const options = { capacity: 4096, kind: 'spsc' }
+  const length = Channel.byteLength(options)
+  // The creator's steps, slowed down: the object exists empty, then sized but all zero, then
+  // formatted (magic last) and a message sent.
+  fs.writeFileSync(file, '', { mode: 0o600 })
+  const root = JSON.stringify(require('path').resolve(__dirname, '..'))
+  const child = spawn(process.execPath, ['-e', `
+    const fs = require('fs')
+    const shmem = require(${root})
+    const nap = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+    ;(async () => {
+      console.log('ready')
+      await nap(10)
+      fs.truncateSync(${JSON.stringify(file)}, ${length})
+      await nap(10)
+      const seg = shmem.open(${JSON.stringify(name)})
+      const ch = shmem.Channel.init(seg, 0, ${length}, ${JSON.stringify(options)})
+      ch.send('made')
+      ch.close()
+      seg.close()
+    })()`], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const exited = new Promise((resolve) => child.on('exit', resolve))
+  await new Promise((resolve) => child.stdout.once('data', resolve))
+  const rx = Channel.open(name) // blocks until the channel is there (100 ms at most)
+  t.after(() => rx.close())
+  assert.strictEqual(rx.receiveSync({ timeout: 10000 }).toString(), 'made')
+  assert.strictEqual(await exited, 0)
+
+  // A name that stays empty, or stays all zero, holds no channel: ERR_SHMEM_BAD_STATE once the
+  // wait is over.
+  const other = trackPosix(uniqueName('channel'))
+  t.after(() => { try { shmem.unlink(other) } catch {} })
+  fs.writeFileSync(`/dev/shm${other}`, '', { mode: 0o600 })
+  assert.throws(() => Channel.open(other), { code: 'ERR_SHMEM_BAD_STATE', message: /is empty/ })
+  fs.truncateSync(`/dev/shm${other}`, length)
+  assert.throws(() => Channel.open(other), { code: 'ERR_SHMEM_BAD_STATE' })
+})
+
 test('garbage written into the header and the records: ERR_SHMEM_BAD_STATE, no crash', async () => {
   for (const kind of ['spsc', 'mpsc', 'mpmc']) {
     const name = trackPosix(uniqueName('channel-garbage'))
