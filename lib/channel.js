@@ -17,6 +17,8 @@ const { SpscRing, pool, POOL_SIZE, isUint8Array } = require('./spsc')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { validateObject, validateInteger, validateMode } = require('./validate')
+const waiting = require('./waiting')
+const { abortError } = waiting
 
 const KINDS = new Map([['spsc', 1], ['mpsc', 2], ['mpmc', 3]])
 const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
@@ -37,7 +39,7 @@ const OPEN_WAIT_MS = 100
 const napInt32 = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait() on it: a sleep
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.Channel')
-// A Channel collected without close(): stop its waiter threads and let go of its segment.
+
 // True when the segment's first word (a channel's magic, stored last by init) is still 0.
 function noMagic (segment) {
   if (segment.size < 4) return true
@@ -45,6 +47,7 @@ function noMagic (segment) {
   return first[0] === 0 && first[1] === 0 && first[2] === 0 && first[3] === 0
 }
 
+// A Channel collected without close(): stop its waiter threads and let go of its segment.
 const finalizer = new FinalizationRegistry((id) => binding.channelClose(id))
 
 function invalidState (message) {
@@ -53,13 +56,6 @@ function invalidState (message) {
 
 function closedChannel () {
   return coded(Error, 'ERR_SHMEM_CLOSED', 'The channel is closed')
-}
-
-function abortError (signal) {
-  const err = coded(Error, 'ABORT_ERR', 'The operation was aborted')
-  err.name = 'AbortError'
-  if (signal && signal.reason !== undefined) err.cause = signal.reason
-  return err
 }
 
 // { capacity, maxMessageSize, kind } checked, with the defaults the C core applies.
@@ -90,25 +86,15 @@ function validateChannelOptions (options, name = 'options') {
   return { capacity, maxMessageSize, kind }
 }
 
+// The timeout (ms) of a wait, -1 for none (what the binding takes); the signal or undefined.
 function validateTimeout (options, name) {
-  const timeout = options.timeout
-  if (timeout === undefined || timeout === Infinity) return -1
-  if (typeof timeout !== 'number') throw invalidArgType(`${name}.timeout`, 'of type number', timeout)
-  if (!(timeout >= 0)) throw outOfRange(`${name}.timeout`, '>= 0', timeout)
-  return timeout
+  const timeout = waiting.validateTimeout(options.timeout, `${name}.timeout`)
+  return timeout === Infinity ? -1 : timeout
 }
 
 function validateSignal (options, name) {
-  const signal = options.signal
-  if (signal === undefined) return undefined
-  if (signal === null || typeof signal !== 'object' || typeof signal.aborted !== 'boolean' ||
-      typeof signal.addEventListener !== 'function') {
-    throw invalidArgType(`${name}.signal`, 'an instance of AbortSignal', signal)
-  }
-  return signal
+  return waiting.validateSignal(options.signal, `${name}.signal`)
 }
-
-
 
 function isBytes (data) {
   return ArrayBuffer.isView(data) || data instanceof ArrayBuffer
