@@ -113,37 +113,14 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void reset_identity(void) { STORE(&self_identity, 0, RLX); }
 static void register_atfork(void) { pthread_atfork(NULL, NULL, reset_identity); }
 
-/* Field 22 of /proc/<pid>/stat (clock ticks after boot). -1 when it cannot be read. */
+/* Field 22 of /proc/<pid>/stat (clock ticks after boot), low 32 bits: 0, -ESRCH when no such
+ * process lives (a zombie too: killed, not yet reaped), or another negative errno when it
+ * cannot be read (no /proc). */
 static int proc_start_time(uint32_t pid, uint32_t *out) {
-#if SHMEM_LINUX
-  char path[64], buf[1024];
-  snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -1;
-  ssize_t n = read(fd, buf, sizeof(buf) - 1);
-  close(fd);
-  if (n <= 0) return -1;
-  buf[n] = '\0';
-  /* The command name (field 2) may hold spaces and parentheses: fields restart after the
-   * last ')'. Field 3 follows it, so field 22 is the 20th token after it. */
-  char *p = strrchr(buf, ')');
-  if (p == NULL) return -1;
-  p++;
-  for (int field = 3; field < 22; field++) {
-    while (*p == ' ') p++;
-    while (*p != ' ' && *p != '\0') p++;
-    if (*p == '\0') return -1;
-  }
-  char *end = NULL;
-  unsigned long long v = strtoull(p, &end, 10);
-  if (end == p) return -1;
-  *out = (uint32_t)v;
-  return 0;
-#else
-  (void)pid;
-  (void)out;
-  return -1;
-#endif
+  uint64_t v = 0;
+  int r = shmem_thread_start_time((int32_t)pid, &v);
+  if (r == 0) *out = (uint32_t)v;
+  return r;
 }
 
 static void identity(uint32_t *pid, uint32_t *start) {
@@ -159,19 +136,20 @@ static void identity(uint32_t *pid, uint32_t *start) {
   *start = (uint32_t)id;
 }
 
-/* 1 when the process (pid, start) is gone: no such pid, or the pid now names a process that
- * started at another time (the pid was reused). A pid that cannot be a process is dead too. */
+/* 1 when the process (pid, start) is gone: no such pid, a zombie, or the pid now names a
+ * process that started at another time (the pid was reused). A pid that cannot be a process
+ * is dead too. Where /proc cannot be read only kill(pid, 0) decides. */
 static int process_dead(uint32_t pid, uint32_t start, int check_start) {
   if (pid == 0 || pid > (uint32_t)INT_MAX) return 1;
   uint32_t me, my_start;
   identity(&me, &my_start);
   if (pid == me) return check_start && start != my_start;
   if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) return 1;
-  if (check_start) {
-    uint32_t now_start;
-    if (proc_start_time(pid, &now_start) == 0 && now_start != start) return 1;
-  }
-  return 0;
+  /* kill() succeeds on a zombie, which will never write again: /proc tells. */
+  uint32_t now_start;
+  int r = proc_start_time(pid, &now_start);
+  if (r == -ESRCH) return 1;
+  return r == 0 && check_start && now_start != start;
 }
 
 /* ---- robust spin locks (held for a few instructions, or for a peek on mpmc) ------------- */

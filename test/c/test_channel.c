@@ -225,8 +225,10 @@ static void test_garbage(void) {
   free(mem);
 }
 
-/* A child reserves and dies: the receiver skips the abandoned record and goes on. */
-static void test_dead_sender(void) {
+/* A child reserves and dies: the receiver skips the abandoned record and goes on. With reap
+ * 0 the child stays a zombie (killed, its parent has not waited for it) meanwhile, which is
+ * dead all the same. */
+static void test_dead_sender(int reap) {
   shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPSC};
   uint64_t size;
   shmem_channel_byte_length(&o, &size);
@@ -245,8 +247,13 @@ static void test_dead_sender(void) {
     _exit(4);
   }
   int status;
-  waitpid(pid, &status, 0);
-  CHECK(WIFSIGNALED(status));
+  if (reap) {
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+  } else {
+    siginfo_t info;
+    CHECK(waitid(P_PID, (id_t)pid, &info, WEXITED | WNOWAIT) == 0); /* dead, left unreaped */
+  }
   shmem_channel_t tx;
   shmem_channel_attach(&tx, mem, size);
   CHECK_ERR(shmem_channel_send(&tx, "after", 5), 0);
@@ -261,6 +268,10 @@ static void test_dead_sender(void) {
   shmem_channel_stats_t st;
   shmem_channel_stats(&rx, &st);
   CHECK_EQ_U64(st.abandoned, 1);
+  if (!reap) {
+    waitpid(pid, &status, 0);
+    CHECK(WIFSIGNALED(status));
+  }
   munmap(mem, size);
 }
 
@@ -465,7 +476,8 @@ int main(void) {
   test_order_and_wrap(SHMEM_CHANNEL_MPMC);
   test_sizes_and_zero_copy();
   test_garbage();
-  test_dead_sender();
+  test_dead_sender(1);
+  test_dead_sender(0);
   test_mpsc_fork();
   test_dead_receiver_lock();
   test_lock_of_reused_pid();
