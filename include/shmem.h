@@ -222,7 +222,7 @@ int shmem_thread_alive(int32_t tid, uint64_t start);
  * ============================================================================================ */
 
 #define SHMEM_CHANNEL_MAGIC 0x43484d53u  /* "SMHC" in memory order: 'S' 'M' 'H' 'C' */
-#define SHMEM_CHANNEL_VERSION 1u
+#define SHMEM_CHANNEL_VERSION 2u
 #define SHMEM_CHANNEL_HEADER_SIZE 384u   /* the ring starts here */
 #define SHMEM_CHANNEL_RECORD_HEADER 16u  /* bytes in front of every message */
 #define SHMEM_CHANNEL_ALIGN 16u          /* records start on multiples of this */

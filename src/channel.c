@@ -3,8 +3,8 @@
  * Positions (head, tail) are byte counters that only grow; a position's place in the ring is
  * pos & (capacity - 1). Senders own the tail, receivers the head, each on its own cache line.
  * spsc publishes a record by moving the tail after the record is complete, so a receiver never
- * sees a half-written one. mpsc/mpmc reserve under a short robust lock (the holder's pid in
- * the lock word), publish the record as RESERVED with the reserver's pid and start time, write
+ * sees a half-written one. mpsc/mpmc reserve under a short robust lock (the holder's pid and
+ * start time in one 64-bit lock word), publish the record as RESERVED with the reserver's pid and start time, write
  * it outside the lock and flip it to COMMITTED; a receiver that finds a RESERVED record whose
  * reserver is dead skips it. Every value read from the shared memory is checked before it is
  * used to address anything: garbage gives SHMEM_EBADSTATE. */
@@ -40,13 +40,11 @@
 #define H_MESSAGES_SENT 72
 #define H_BYTES_SENT 80
 #define H_SEND_LOCK 88
-#define H_SEND_LOCK_START 92 /* the holder's start time, 0 while unknown */
 /* line 2: the receivers' */
 #define H_HEAD 128
 #define H_MESSAGES_RECEIVED 136
 #define H_BYTES_RECEIVED 144
 #define H_RECV_LOCK 152
-#define H_RECV_LOCK_START 156
 #define H_ABANDONED 160
 /* line 3: receivers sleep here; line 4: senders sleep here */
 #define H_DATA_SEQ 192
@@ -113,93 +111,90 @@ static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static void reset_identity(void) { STORE(&self_identity, 0, RLX); }
 static void register_atfork(void) { pthread_atfork(NULL, NULL, reset_identity); }
 
-/* Field 22 of /proc/<pid>/stat (clock ticks after boot), low 32 bits: 0, -ESRCH when no such
- * process lives (a zombie too: killed, not yet reaped), or another negative errno when it
- * cannot be read (no /proc). */
-static int proc_start_time(uint32_t pid, uint32_t *out) {
-  uint64_t v = 0;
-  int r = shmem_thread_start_time((int32_t)pid, &v);
-  if (r == 0) *out = (uint32_t)v;
-  return r;
-}
-
 static void identity(uint32_t *pid, uint32_t *start) {
   uint64_t id = LOAD(&self_identity, RLX);
   if (id == 0) {
     pthread_once(&atfork_once, register_atfork);
-    uint32_t p = (uint32_t)getpid(), s = 0;
-    if (proc_start_time(p, &s) < 0) s = 0;
-    id = (uint64_t)p << 32 | s;
+    uint32_t p = (uint32_t)getpid();
+    uint64_t s = 0;
+    int ended = 0;
+    if (shmem__proc_stat((int32_t)p, &s, &ended) < 0) s = 0;
+    id = (uint64_t)p << 32 | (uint32_t)s;
     STORE(&self_identity, id, RLX);
   }
   *pid = (uint32_t)(id >> 32);
   *start = (uint32_t)id;
 }
 
-/* 1 when the process (pid, start) is gone: no such pid, a zombie, or the pid now names a
- * process that started at another time (the pid was reused). A pid that cannot be a process
- * is dead too. Where /proc cannot be read only kill(pid, 0) decides. */
+/* 1 when the process (pid, start) is gone: no such pid, a zombie (killed, not yet reaped: it
+ * will never write again, though kill(pid, 0) still succeeds), or, with check_start, a pid
+ * that now names a process started at another time (the pid was reused). A pid that cannot be
+ * a process is dead too. Where /proc does not show the pid (not mounted, or hidden from us by
+ * hidepid) or cannot be read, only kill(pid, 0) decides: a live process is never called dead
+ * on a guess. */
 static int process_dead(uint32_t pid, uint32_t start, int check_start) {
   if (pid == 0 || pid > (uint32_t)INT_MAX) return 1;
   uint32_t me, my_start;
   identity(&me, &my_start);
   if (pid == me) return check_start && start != my_start;
   if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) return 1;
-  /* kill() succeeds on a zombie, which will never write again: /proc tells. */
-  uint32_t now_start;
-  int r = proc_start_time(pid, &now_start);
-  if (r == -ESRCH) return 1;
-  return r == 0 && check_start && now_start != start;
+  uint64_t now_start = 0;
+  int ended = 0;
+  int r = shmem__proc_stat((int32_t)pid, &now_start, &ended);
+  if (r == 0) return ended || (check_start && (uint32_t)now_start != start);
+  if (r == -ESRCH) return 1; /* it went away while we read */
+  if (r == -ENOENT) return kill((pid_t)pid, 0) < 0 && errno == ESRCH; /* gone since? */
+  return 0;
 }
 
 /* ---- robust spin locks (held for a few instructions, or for a peek on mpmc) ------------- */
 
-/* A lock is two words: the holder's pid (the lock itself, taken by compare-and-swap from 0),
- * and next to it the holder's start time, which the holder stores once it has the lock and
- * clears before it lets go. The start time tells a dead holder whose pid a new process took
- * from a live one. While it is 0 (just taken, or a peer that never writes it) only the pid
- * is checked. A start time read after an acquire load of the pid is that holder's or 0, never
- * an earlier holder's: each holder clears it before its release store of the pid. */
-_Static_assert(H_SEND_LOCK_START == H_SEND_LOCK + 4 && H_RECV_LOCK_START == H_RECV_LOCK + 4,
-               "a lock's start time is the word after it");
+/* A lock is one 64-bit word: the holder's pid in the low 32 bits, its start time (as records
+ * carry it; 0 where the holder could not read /proc) in the high 32 bits, 0 when free. One
+ * word, so that every load and every compare-and-swap sees a pid together with its own start
+ * time: a dead holder whose pid a living process took is told apart from that process, and
+ * a takeover swaps from exactly the dead holder's word, never from a live one that took the
+ * lock meanwhile. With start time 0 only the pid is checked. */
+_Static_assert(H_SEND_LOCK % 8 == 0 && H_RECV_LOCK % 8 == 0, "lock words are 8-byte aligned");
 
-static int lock_holder_dead(uint32_t *word, uint32_t holder) {
-  uint32_t start = LOAD(word + 1, RLX);
-  return process_dead(holder, start, start != 0);
+static inline uint64_t lock_word(uint32_t pid, uint32_t start) {
+  return (uint64_t)start << 32 | pid;
+}
+
+static int lock_dead(uint64_t held) {
+  uint32_t start = (uint32_t)(held >> 32);
+  return process_dead((uint32_t)held, start, start != 0);
 }
 
 /* 0, or -EAGAIN when timeout_ns (< 0: none) passes with the lock held by a live process. The
  * clock is read only once the lock turned out to be busy. */
-static int lock_acquire(uint32_t *word, int64_t timeout_ns) {
+static int lock_acquire(uint64_t *word, int64_t timeout_ns) {
   uint32_t me, start;
   identity(&me, &start);
+  const uint64_t mine = lock_word(me, start);
   int64_t deadline_ns = -1;
   for (unsigned i = 0;; i++) {
-    uint32_t expected = 0;
-    if (__atomic_compare_exchange_n(word, &expected, me, 0, ACQ, ACQ)) break;
+    uint64_t expected = 0;
+    if (__atomic_compare_exchange_n(word, &expected, mine, 0, ACQ, RLX)) return 0;
     if (i < 64) {
       cpu_relax();
       continue;
     }
     if (i == 64 && timeout_ns >= 0) deadline_ns = shmem_now_ns() + timeout_ns;
     if ((i & 63) == 0) {
-      /* The holder may have died holding it: take it over from a dead one. */
-      if (expected != 0 && expected != me && lock_holder_dead(word, expected) &&
-          __atomic_compare_exchange_n(word, &expected, me, 0, ACQ, RLX)) {
-        break;
+      /* The holder may have died holding it: take it over from a dead one. (Our own word is
+       * another thread of this process, alive; our pid with another start time is not us.) */
+      if (expected != 0 && expected != mine && lock_dead(expected) &&
+          __atomic_compare_exchange_n(word, &expected, mine, 0, ACQ, RLX)) {
+        return 0;
       }
       if (deadline_ns >= 0 && shmem_now_ns() >= deadline_ns) return -EAGAIN;
     }
     sched_yield();
   }
-  STORE(word + 1, start, RLX);
-  return 0;
 }
 
-static void lock_release(uint32_t *word) {
-  STORE(word + 1, 0, RLX);
-  STORE(word, 0, REL);
-}
+static void lock_release(uint64_t *word) { STORE(word, 0, REL); }
 
 /* Wakes the sleepers on a sequence word, but only when someone sleeps there: the waiters word
  * is a flag a sleeper sets before it checks its condition one last time. The first waker takes
@@ -370,7 +365,7 @@ static void register_receiver(shmem_channel_t *ch) {
 static int reserve_now(shmem_channel_t *ch, uint64_t n) {
   uint64_t span = rec_span(n);
   int multi = ch->kind != SHMEM_CHANNEL_SPSC;
-  uint32_t *lock = f32(ch, H_SEND_LOCK);
+  uint64_t *lock = f64(ch, H_SEND_LOCK);
   if (multi && lock_acquire(lock, LOCK_TRY_NS) < 0) return -EAGAIN;
   uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
   /* The head as we last read it: it only moves forward, so an old value only understates the
@@ -506,7 +501,8 @@ static int reserved_dead(shmem_channel_t *ch, uint64_t pos, const record_t *rec)
   int64_t now = shmem_now_ns();
   if (now - ch->stuck_since_ns < STUCK_CHECK_NS) return 0;
   ch->stuck_since_ns = now;
-  ch->stuck_dead = process_dead(LOAD(&rec->pid, RLX), LOAD(&rec->start, RLX), 1);
+  uint32_t start = LOAD(&rec->start, RLX); /* 0: its sender could not read /proc */
+  ch->stuck_dead = process_dead(LOAD(&rec->pid, RLX), start, start != 0);
   return ch->stuck_dead;
 }
 
@@ -568,12 +564,12 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
 
 static int recv_lock(shmem_channel_t *ch, int64_t timeout_ns) {
   if (ch->kind != SHMEM_CHANNEL_MPMC) return 0;
-  return lock_acquire(f32(ch, H_RECV_LOCK), timeout_ns);
+  return lock_acquire(f64(ch, H_RECV_LOCK), timeout_ns);
 }
 
 static void recv_unlock(shmem_channel_t *ch) {
   if (ch->kind != SHMEM_CHANNEL_MPMC) return;
-  lock_release(f32(ch, H_RECV_LOCK));
+  lock_release(f64(ch, H_RECV_LOCK));
   /* Receivers waiting for the lock sleep with the ones waiting for data. */
   wake(ch, H_DATA_SEQ, H_DATA_WAITERS);
 }
@@ -650,9 +646,9 @@ int shmem_channel_readable(shmem_channel_t *ch) {
   if (ch->kind == SHMEM_CHANNEL_MPMC) {
     /* Another receiver holds the lock (a peek): not readable for us, unless the holder has
      * held it for a while and turns out to be dead (the next receive takes the lock over). */
-    uint32_t *lock = f32(ch, H_RECV_LOCK);
-    uint32_t holder = LOAD(lock, ACQ);
-    if (holder != 0) {
+    uint64_t held = LOAD(f64(ch, H_RECV_LOCK), ACQ);
+    uint32_t holder = (uint32_t)held;
+    if (held != 0) {
       int64_t now = shmem_now_ns();
       if (holder != ch->lock_seen_holder) {
         ch->lock_seen_holder = holder;
@@ -661,7 +657,7 @@ int shmem_channel_readable(shmem_channel_t *ch) {
       }
       if (now - ch->lock_seen_ns < STUCK_CHECK_NS) return 0;
       ch->lock_seen_ns = now;
-      if (!lock_holder_dead(lock, holder)) return 0;
+      if (!lock_dead(held)) return 0;
     }
   }
   uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);

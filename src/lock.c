@@ -61,14 +61,14 @@ int32_t shmem_thread_id(void) {
 #endif
 }
 
-int shmem_thread_start_time(int32_t tid, uint64_t *start) {
+int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended) {
 #if SHMEM_LINUX
   if (tid <= 0) return -EINVAL;
   char path[64];
   /* /proc/<tid> exists for every thread, not only for process leaders (it is not listed). */
   snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return errno == ENOENT ? -ESRCH : -errno;
+  if (fd < 0) return -errno;
   char buf[1024];
   ssize_t n = read(fd, buf, sizeof(buf) - 1);
   int saved = errno;
@@ -81,7 +81,7 @@ int shmem_thread_start_time(int32_t tid, uint64_t *start) {
   p++;
   /* Field 3, the state: a zombie (killed, not yet reaped by its parent) or a dead task has
    * ended for good, although its /proc entry is still there. */
-  if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X' || p[1] == 'x')) return -ESRCH;
+  *ended = p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X' || p[1] == 'x');
   /* Field 3 follows; the start time is field 22, 19 fields further on. */
   for (int field = 3; field < 22; field++) {
     p = strchr(p + 1, ' ');
@@ -95,8 +95,16 @@ int shmem_thread_start_time(int32_t tid, uint64_t *start) {
 #else
   (void)tid;
   *start = 0;
+  *ended = 0;
   return -ENOSYS;
 #endif
+}
+
+int shmem_thread_start_time(int32_t tid, uint64_t *start) {
+  int ended = 0;
+  int r = shmem__proc_stat(tid, start, &ended);
+  if (r == -ENOENT || (r == 0 && ended)) return -ESRCH;
+  return r;
 }
 
 int shmem_thread_alive(int32_t tid, uint64_t start) {

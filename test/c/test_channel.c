@@ -1,13 +1,19 @@
 /* The channel ring: layout, order, wrap-around, sizes, zero copy, garbage, dead senders and
  * senders in other processes. Regions come from the heap where ASan can see an overrun, and
  * from MAP_SHARED memory where fork() needs to share them. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* unshare(), CLONE_NEWNS */
+#endif
 #include "check.h"
 #include "internal.h"
 
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sched.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -376,8 +382,11 @@ static uint32_t start_time_of(pid_t pid) {
 }
 
 /* A lock whose holder died and whose pid now belongs to another, living process: the start
- * time next to the pid tells them apart, and the lock is taken over. A live holder (right
- * start time, or none recorded) keeps it. Both locks: mpmc has a send and a receive lock. */
+ * time in the lock word tells them apart, and the lock is taken over. A live holder (right
+ * start time, or none recorded) keeps it. Both locks: mpmc has a send and a receive lock. A
+ * lock word is the holder's pid in the low 32 bits and its start time in the high 32. */
+static uint64_t lock_word_of(uint32_t pid, uint32_t start) { return (uint64_t)start << 32 | pid; }
+
 static void test_lock_of_reused_pid(void) {
   shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPMC};
   uint64_t size;
@@ -387,43 +396,103 @@ static void test_lock_of_reused_pid(void) {
   if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
   pid_t other = fork(); /* a living process that holds nothing */
   if (other == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* ends with this test, even if the test dies */
     for (;;) pause();
   }
-  uint32_t start = start_time_of(other);
-  CHECK(start != 0);
-  uint32_t *send_lock = (uint32_t *)(void *)(mem + 88), *recv_lock = (uint32_t *)(void *)(mem + 152);
+  uint32_t start = start_time_of(other), mine = start_time_of(getpid());
+  CHECK(start != 0 && mine != 0);
+  const uint64_t me = lock_word_of((uint32_t)getpid(), mine);
+  uint64_t *send_lock = (uint64_t *)(void *)(mem + 88), *recv_lock = (uint64_t *)(void *)(mem + 152);
   char buf[16];
   uint64_t len;
-  /* Its pid with another start time: a dead holder's pid, reused. Taken over. */
-  send_lock[0] = (uint32_t)other;
-  send_lock[1] = start + 1;
+  const void *view;
+  /* Its pid with another start time: a dead holder's pid, reused. Taken over; the taker's
+   * own word is in the lock while it holds it (a peek holds the receive lock). */
+  *send_lock = lock_word_of((uint32_t)other, start + 1);
   CHECK_ERR(shmem_channel_send(&ch, "one", 3), 0);
-  CHECK(send_lock[0] == 0 && send_lock[1] == 0);
-  recv_lock[0] = (uint32_t)other;
-  recv_lock[1] = start - 1;
-  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
-  CHECK(len == 3 && memcmp(buf, "one", 3) == 0);
-  CHECK(recv_lock[0] == 0 && recv_lock[1] == 0);
+  CHECK(*send_lock == 0);
+  *recv_lock = lock_word_of((uint32_t)other, start - 1);
+  CHECK_ERR(shmem_channel_peek(&ch, &view, &len), 0);
+  CHECK(len == 3 && memcmp(view, "one", 3) == 0);
+  CHECK(*recv_lock == me);
+  CHECK_ERR(shmem_channel_release(&ch), 0);
+  CHECK(*recv_lock == 0);
+  /* Our own pid with another start time is an earlier process's: taken over too. */
+  *send_lock = lock_word_of((uint32_t)getpid(), mine + 1);
+  CHECK_ERR(shmem_channel_send(&ch, "two", 3), 0);
+  CHECK(*send_lock == 0);
   /* Its pid and its start time, or no start time: a live holder. Kept. */
   for (int k = 0; k < 2; k++) {
-    send_lock[0] = (uint32_t)other;
-    send_lock[1] = k == 0 ? start : 0;
-    CHECK_ERR(shmem_channel_send(&ch, "two", 3), -EAGAIN);
-    CHECK(send_lock[0] == (uint32_t)other);
+    uint64_t held = lock_word_of((uint32_t)other, k == 0 ? start : 0);
+    *send_lock = held;
+    CHECK_ERR(shmem_channel_send(&ch, "three", 5), -EAGAIN);
+    CHECK(*send_lock == held);
   }
-  send_lock[0] = send_lock[1] = 0;
-  CHECK_ERR(shmem_channel_send(&ch, "two", 3), 0);
-  recv_lock[0] = (uint32_t)other;
-  recv_lock[1] = start;
+  *send_lock = 0;
+  *recv_lock = lock_word_of((uint32_t)other, start);
   CHECK(shmem_channel_receive(&ch, buf, sizeof(buf), &len) < 0);
-  CHECK(recv_lock[0] == (uint32_t)other);
+  CHECK(*recv_lock == lock_word_of((uint32_t)other, start));
   /* Once it is gone its pid alone says dead. */
   kill(other, SIGKILL);
   waitpid(other, NULL, 0);
-  recv_lock[1] = 0;
+  *recv_lock = lock_word_of((uint32_t)other, 0);
   CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
   CHECK(len == 3 && memcmp(buf, "two", 3) == 0);
   free(mem);
+}
+
+/* Where /proc does not show a process (not mounted here; hidepid hides other users' too), a
+ * lock holder whose pid lives keeps its lock: only kill(pid, 0) decides, and it says alive.
+ * A dead holder's pid still says dead. Runs in a child with a mount namespace of its own and
+ * /proc unmounted there (needs the rights to make one: skipped without). */
+static void test_lock_without_proc(void) {
+  shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPSC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  unsigned char *mem = shared_region(size);
+  shmem_channel_t ch;
+  if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
+  pid_t other = fork(); /* a living process that holds nothing */
+  if (other == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) pause();
+  }
+  pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, NULL, 0);
+  uint32_t start = start_time_of(other);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        umount2("/proc", MNT_DETACH) != 0) {
+      _exit(77);
+    }
+    if (access("/proc/self/stat", F_OK) == 0) _exit(77);
+    shmem_channel_t tx;
+    if (shmem_channel_attach(&tx, mem, size) < 0) _exit(2);
+    uint64_t *send_lock = (uint64_t *)(void *)(mem + 88);
+    /* A live holder, with its start time or without one: kept. */
+    *send_lock = lock_word_of((uint32_t)other, start);
+    if (shmem_channel_send(&tx, "a", 1) != -EAGAIN) _exit(3);
+    *send_lock = lock_word_of((uint32_t)other, start + 1);
+    if (shmem_channel_send(&tx, "a", 1) != -EAGAIN) _exit(4);
+    /* A dead one (a pid that is gone): taken over. */
+    *send_lock = lock_word_of((uint32_t)gone, 12345);
+    if (shmem_channel_send(&tx, "a", 1) != 0) _exit(5);
+    if (*send_lock != 0) _exit(6);
+    _exit(0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  kill(other, SIGKILL);
+  waitpid(other, NULL, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+    printf("skip lock without /proc: cannot make a mount namespace here\n");
+  } else {
+    CHECK(WIFEXITED(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+  }
+  munmap(mem, size);
 }
 
 /* Two receiver processes on mpmc share 20000 messages: each is delivered once. */
@@ -481,6 +550,7 @@ int main(void) {
   test_mpsc_fork();
   test_dead_receiver_lock();
   test_lock_of_reused_pid();
+  test_lock_without_proc();
   test_mpmc_fork();
   return CHECK_REPORT();
 }
