@@ -210,7 +210,8 @@ int32_t shmem_thread_id(void);
  * (also for a zombie: a killed process its parent has not yet reaped). */
 int shmem_thread_start_time(int32_t tid, uint64_t *start);
 /* 1 when thread tid lives and started at start (start 0: any start), 0 when it is gone. Where
- * it cannot tell (no /proc) it answers 1: a lock is never taken from an owner on a guess. */
+ * it cannot tell (no /proc) it answers 1: a lock is never taken from an owner on a guess.
+ * Where /proc has no entry for tid (hidepid, or not mounted), kill(tid, 0) decides. */
 int shmem_thread_alive(int32_t tid, uint64_t start);
 
 /* ============================================================================================

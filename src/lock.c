@@ -4,6 +4,7 @@
 #include "internal.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +109,15 @@ int shmem_thread_start_time(int32_t tid, uint64_t *start) {
 }
 
 int shmem_thread_alive(int32_t tid, uint64_t start) {
+  if (tid <= 0) return 0;
   uint64_t now_start = 0;
-  int r = shmem_thread_start_time(tid, &now_start);
-  if (r == -ESRCH || r == -EINVAL) return 0;
-  if (r < 0) return 1; /* cannot tell (no /proc): never steal a lock on a guess */
-  if (start == 0) return 1;
-  return now_start == start ? 1 : 0;
+  int ended = 0;
+  int r = shmem__proc_stat(tid, &now_start, &ended);
+  if (r == 0) return !ended && (start == 0 || now_start == start);
+  if (r == -ESRCH) return 0;
+  /* No /proc entry: the thread is gone, or /proc is not mounted or hides it (hidepid). kill()
+   * tells the first apart (Linux accepts any thread id there); a zombie or a reused id cannot
+   * be told from a live thread then, so that case keeps its lock. */
+  if (r == -ENOENT) return kill((pid_t)tid, 0) < 0 && errno == ESRCH ? 0 : 1;
+  return 1; /* cannot tell: never steal a lock on a guess */
 }

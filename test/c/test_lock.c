@@ -1,10 +1,16 @@
 /* What the locks need from the core: flock on open file descriptions, and thread liveness. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* unshare(), CLONE_NEWNS */
+#endif
 #include "check.h"
 #include "internal.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -64,8 +70,46 @@ static void test_thread_identity(void) {
   CHECK_EQ_INT(shmem_thread_alive(pid, child_start), 0);
 }
 
+/* Where /proc does not show a thread (not mounted; hidepid hides other users'), a live one is
+ * alive and a gone one dead: kill() decides. In a child with /proc unmounted in a mount
+ * namespace of its own (needs the rights to make one: skipped without). */
+static void test_alive_without_proc(void) {
+  pid_t other = fork(); /* a living process */
+  if (other == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    for (;;) pause();
+  }
+  pid_t gone = fork();
+  if (gone == 0) _exit(0);
+  waitpid(gone, NULL, 0);
+  uint64_t start = 0;
+  for (int i = 0; i < 100 && shmem_thread_start_time(other, &start) != 0; i++) usleep(1000);
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (unshare(CLONE_NEWNS) != 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        umount2("/proc", MNT_DETACH) != 0 || access("/proc/self/stat", F_OK) == 0) {
+      _exit(77);
+    }
+    if (shmem_thread_alive(other, start) != 1) _exit(3);
+    if (shmem_thread_alive(other, 0) != 1) _exit(4);
+    if (shmem_thread_alive(gone, 0) != 0) _exit(5);
+    _exit(0);
+  }
+  int status;
+  waitpid(pid, &status, 0);
+  kill(other, SIGKILL);
+  waitpid(other, NULL, 0);
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 77) {
+    printf("skip thread liveness without /proc: cannot make a mount namespace here\n");
+  } else {
+    CHECK(WIFEXITED(status));
+    CHECK_EQ_INT(WEXITSTATUS(status), 0);
+  }
+}
+
 int main(void) {
   test_flock();
   test_thread_identity();
+  test_alive_without_proc();
   return CHECK_REPORT();
 }
