@@ -434,8 +434,8 @@ export declare class Channel implements AsyncIterable<Buffer> {
   static create (name: string, options: ChannelCreateOptions): Channel
   /**
    * Opens the channel in POSIX segment `name`. While the object is empty or its header has no
-   * magic yet (another process's create() under way) it looks again for up to 100 ms, then
-   * throws ERR_SHMEM_BAD_STATE.
+   * magic yet (another process's create() under way) it looks again for up to 100 ms
+   * (SHMEM_CHANNEL_OPEN_WAIT_MS), then throws ERR_SHMEM_BAD_STATE.
    */
   static open (name: string): Channel
   /** Bytes a channel with these options needs (384 + the rounded capacity). */

@@ -34,8 +34,13 @@ function spinPolls (text) {
 }
 // receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
 const ASYNC_WINDOW_MS = 0.05
-// Channel.open() waits this long at most for a channel another process is creating.
-const OPEN_WAIT_MS = 100
+// Channel.open() waits this long at most for a channel another process is creating
+// (SHMEM_CHANNEL_OPEN_WAIT_MS, 0 to 60000).
+const OPEN_WAIT_MS = openWaitMs(process.env.SHMEM_CHANNEL_OPEN_WAIT_MS)
+function openWaitMs (text) {
+  const n = text === undefined || text === '' ? 100 : Number(text)
+  return Number.isFinite(n) && n >= 0 && n <= 60000 ? n : 100
+}
 const napInt32 = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait() on it: a sleep
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.Channel')
@@ -205,26 +210,25 @@ class Channel {
       let segment = null
       try {
         segment = open.open(name)
-        return new Channel(kConstruct, segment, 0, segment.size, false, null, true)
+        const channel = new Channel(kConstruct, segment, 0, segment.size, false, null, true)
+        segment = null // the channel's now
+        return channel
       } catch (err) {
         // A whole-object open at offset 0 is out of range only when the object is empty.
         const empty = segment === null && err.code === 'ERR_OUT_OF_RANGE'
         const young = empty || (segment !== null && noMagic(segment))
-        if (segment !== null) segment.close()
         if (!young || performance.now() >= until) {
           if (!empty) throw err
           throw coded(Error, 'ERR_SHMEM_BAD_STATE', `The object '${name}' is empty: it holds ` +
-            `no channel (none was created in it, or its creator never sized it)`)
+            'no channel (none was created in it, or its creator never sized it)')
         }
+      } finally {
+        if (segment !== null) segment.close()
       }
       Atomics.wait(napInt32, 0, 0, 1)
     }
   }
 
-  /**
-   * Formats byteLength bytes of segment at offset (a multiple of 64) as an empty channel.
-   * The segment stays the caller's: close the channel before the segment.
-   */
   static init (segment, offset, byteLength, options) {
     if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
     offset = validateInteger(offset, 'offset', 0, segment.size)

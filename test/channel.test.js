@@ -293,48 +293,62 @@ test('init and attach inside another segment and a memfd', (t) => {
   }
 })
 
-test('open waits for a channel another process is creating: an empty object, then no magic', { skip: process.platform !== 'linux' }, async (t) => {
+test('open waits for a channel another process is creating: an empty object, then no magic', { skip: process.platform !== 'linux', timeout: 60000 }, async (t) => {
   const fs = require('fs')
   const { spawn } = require('child_process')
+  const nap = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
   const name = trackPosix(uniqueName('channel'))
   const file = `/dev/shm${name}`
   t.after(() => { try { shmem.unlink(name) } catch {} })
   const options = { capacity: 4096, kind: 'spsc' }
   const length = Channel.byteLength(options)
-  // The creator's steps, slowed down: the object exists empty, then sized but all zero, then
-  // formatted (magic last) and a message sent.
+  // The opener runs in a child, with a wait window long enough for any CI machine; this
+  // process plays the creator, slowed down: the object exists empty, then sized but all
+  // zero, then formatted (magic last) and a message sent.
   fs.writeFileSync(file, '', { mode: 0o600 })
   const root = JSON.stringify(require('path').resolve(__dirname, '..'))
   const child = spawn(process.execPath, ['-e', `
-    const fs = require('fs')
     const shmem = require(${root})
-    const nap = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-    ;(async () => {
-      console.log('ready')
-      await nap(10)
-      fs.truncateSync(${JSON.stringify(file)}, ${length})
-      await nap(10)
-      const seg = shmem.open(${JSON.stringify(name)})
-      const ch = shmem.Channel.init(seg, 0, ${length}, ${JSON.stringify(options)})
-      ch.send('made')
-      ch.close()
-      seg.close()
-    })()`], { stdio: ['ignore', 'pipe', 'inherit'] })
+    console.log('opening')
+    const ch = shmem.Channel.open(${JSON.stringify(name)})
+    const m = ch.receiveSync({ timeout: 20000 })
+    console.log(m === null ? 'nothing' : 'got ' + m.toString())
+    ch.close()`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+    env: { ...process.env, SHMEM_CHANNEL_OPEN_WAIT_MS: '20000' }
+  })
+  let out = ''
+  child.stdout.on('data', (d) => { out += d })
   const exited = new Promise((resolve) => child.on('exit', resolve))
-  await new Promise((resolve) => child.stdout.once('data', resolve))
-  const rx = Channel.open(name) // blocks until the channel is there (100 ms at most)
-  t.after(() => rx.close())
-  assert.strictEqual(rx.receiveSync({ timeout: 10000 }).toString(), 'made')
+  while (!out.includes('opening')) await nap(5)
+  await nap(30) // the child is in its open() now, looking at an empty object
+  fs.truncateSync(file, length)
+  await nap(30) // ... now at a header of zeros
+  const seg = shmem.open(name)
+  const ch = Channel.init(seg, 0, length, options)
+  ch.send('made')
   assert.strictEqual(await exited, 0)
+  assert.match(out, /got made/)
+  ch.close()
+  seg.close()
 
   // A name that stays empty, or stays all zero, holds no channel: ERR_SHMEM_BAD_STATE once the
-  // wait is over.
+  // wait (100 ms by default) is over, and not before.
   const other = trackPosix(uniqueName('channel'))
   t.after(() => { try { shmem.unlink(other) } catch {} })
   fs.writeFileSync(`/dev/shm${other}`, '', { mode: 0o600 })
+  let began = performance.now()
   assert.throws(() => Channel.open(other), { code: 'ERR_SHMEM_BAD_STATE', message: /is empty/ })
+  assert.ok(performance.now() - began >= 90)
   fs.truncateSync(`/dev/shm${other}`, length)
+  began = performance.now()
   assert.throws(() => Channel.open(other), { code: 'ERR_SHMEM_BAD_STATE' })
+  assert.ok(performance.now() - began >= 90)
+  // Anything else is reported at once: a header with a magic that is not a channel's.
+  fs.writeFileSync(`/dev/shm${other}`, Buffer.alloc(length, 1))
+  began = performance.now()
+  assert.throws(() => Channel.open(other), { code: 'ERR_SHMEM_BAD_STATE' })
+  assert.ok(performance.now() - began < 90)
 })
 
 test('garbage written into the header and the records: ERR_SHMEM_BAD_STATE, no crash', async () => {
