@@ -36,6 +36,12 @@ function tempDir () {
   return dir
 }
 
+// Creator records (autoUnlink) go to a directory of this test file's own, which the children
+// it starts inherit, not to /dev/shm/.shmem-registry-<uid>: shmem keeps that one once it
+// exists (docs/lifecycle.md), and the tests leave nothing behind. Files that test the
+// registry set their own.
+if (!process.env.SHMEM_REGISTRY) process.env.SHMEM_REGISTRY = tempDir()
+
 function cleanup () {
   for (const name of posixNames) {
     try { shmem.unlink(name) } catch {}
