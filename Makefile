@@ -13,14 +13,14 @@ LIBS = $(shell [ "$$(uname)" = Linux ] && echo -lpthread -lrt)
 
 all: out/libshmem.a
 
-out/obj/%.o: src/%.c include/shmem.h src/internal.h
+out/obj/%.o: src/%.c include/shmem.h src/internal.h src/channel_internal.h
 	@mkdir -p out/obj
 	$(CC) $(WARN) $(CFLAGS) -fPIC -Iinclude -c $< -o $@
 
 out/libshmem.a: $(OBJ)
 	ar rcs $@ $^
 
-out/test/%: test/c/%.c $(CORE) include/shmem.h src/internal.h test/c/check.h
+out/test/%: test/c/%.c $(CORE) include/shmem.h src/internal.h src/channel_internal.h test/c/check.h
 	@mkdir -p out/test
 	$(CC) $(WARN) -O1 -g $(SAN) -Iinclude -Isrc $< $(CORE) -o $@ $(LIBS)
 

@@ -4,6 +4,8 @@
       "target_name": "shmem",
       "sources": [
         "src/channel.c",
+        "src/channel_lock.c",
+        "src/channel_wait.c",
         "src/error.c",
         "src/lock.c",
         "src/futex.c",

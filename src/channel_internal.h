@@ -1,0 +1,138 @@
+/* The channel core's private parts, shared by src/channel.c (layout and the ring),
+ * src/channel_lock.c (who we are, whether another process lives, robust locks) and
+ * src/channel_wait.c (waiting and waking): the header's field offsets, the record layout,
+ * and the small helpers every part uses. The format: docs/channel-format.md. */
+#ifndef SHMEM_CHANNEL_INTERNAL_H
+#define SHMEM_CHANNEL_INTERNAL_H
+
+#include "internal.h"
+
+#include <limits.h>
+
+/* Header fields (byte offsets). Each group of hot fields has its own 64-byte line. Head and
+ * tail are 32-bit byte counters that wrap: every distance between them is taken mod 2^32, and
+ * a capacity of at most 2^30 keeps every distance far below that. 32 bits, so that JavaScript
+ * can move them with Atomics on an Int32Array. */
+#define H_MAGIC 0
+#define H_VERSION 4
+#define H_HEADER_SIZE 8
+#define H_KIND 12
+#define H_CAPACITY 16
+#define H_MAX_MESSAGE 24
+#define H_BYTE_LENGTH 32
+#define H_RING_OFFSET 40
+#define H_ALIGN 44
+#define H_SENDERS 48
+#define H_RECEIVERS 52
+/* line 1: the senders' */
+#define H_TAIL 64
+#define H_MESSAGES_SENT 72
+#define H_BYTES_SENT 80
+#define H_SEND_LOCK 88
+/* line 2: the receivers' */
+#define H_HEAD 128
+#define H_MESSAGES_RECEIVED 136
+#define H_BYTES_RECEIVED 144
+#define H_RECV_LOCK 152
+#define H_ABANDONED 160
+/* line 3: receivers sleep here; line 4: senders sleep here */
+#define H_DATA_SEQ 192
+#define H_DATA_WAITERS 196
+#define H_SPACE_SEQ 256
+#define H_SPACE_WAITERS 260
+
+/* Record states. Anything else in a record's state word is corruption. */
+#define REC_RESERVED 0x52u  /* 'R': being written (mpsc/mpmc only) */
+#define REC_COMMITTED 0x43u /* 'C': complete */
+#define REC_SKIP 0x53u      /* 'S': padding; its length bytes are skipped */
+#define REC_ABORTED 0x41u   /* 'A': given up by its sender, or its dead sender's */
+
+#define HDR SHMEM_CHANNEL_RECORD_HEADER
+#define NONE UINT64_MAX
+#define SPIN_NS 4000                  /* spin (pause) at most this long, */
+#define YIELD_NS 30000                /* then yield the CPU between checks this long, then sleep */
+#define RECV_SLICE_NS 2000000         /* receivers re-check for dead senders this often */
+#define SEND_SLICE_NS 10000000
+#define STUCK_CHECK_NS 1000000        /* a RESERVED record this old gets a liveness check */
+#define LOCK_TRY_NS 50000             /* a non-waiting call waits this long for a lock */
+#define SWITCHED_NS 3000              /* a sched_yield() this long ran another thread */
+
+typedef struct record_s {
+  uint32_t state;
+  uint32_t length;
+  uint32_t pid;
+  uint32_t start; /* low 32 bits of the reserver's start time (/proc/<pid>/stat field 22) */
+} record_t;
+
+static inline uint64_t *f64(const shmem_channel_t *ch, size_t off) {
+  return (uint64_t *)(void *)(ch->base + off);
+}
+static inline uint32_t *f32(const shmem_channel_t *ch, size_t off) {
+  return (uint32_t *)(void *)(ch->base + off);
+}
+static inline record_t *rec_at(const shmem_channel_t *ch, uint64_t pos) {
+  return (record_t *)(void *)(ch->ring + (pos & (ch->capacity - 1)));
+}
+static inline uint64_t rec_span(uint64_t len) {
+  return shmem__align_up(HDR + len, SHMEM_CHANNEL_ALIGN);
+}
+
+#define LOAD(p, mo) __atomic_load_n((p), (mo))
+#define STORE(p, v, mo) __atomic_store_n((p), (v), (mo))
+#define ACQ __ATOMIC_ACQUIRE
+#define REL __ATOMIC_RELEASE
+#define RLX __ATOMIC_RELAXED
+#define SEQ __ATOMIC_SEQ_CST
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+/* head <= tail, at most a ring apart, both on record boundaries. */
+static inline int span_ok(const shmem_channel_t *ch, uint32_t head, uint32_t tail) {
+  return (uint32_t)(tail - head) <= ch->capacity && ((head | tail) & (SHMEM_CHANNEL_ALIGN - 1)) == 0;
+}
+
+/* Room for a record of span bytes at tail: the padding in front of it (to the ring's end when
+ * it would not fit before it), or -1 when the ring is too full. */
+static inline int64_t room_for(const shmem_channel_t *ch, uint32_t head, uint32_t tail,
+                               uint64_t span) {
+  uint64_t off = tail & (ch->capacity - 1);
+  uint64_t pad = off + span > ch->capacity ? ch->capacity - off : 0;
+  if ((uint32_t)(tail + pad + span - head) > ch->capacity) return -1;
+  return (int64_t)pad;
+}
+
+/* Wakes the sleepers on a sequence word, but only when someone sleeps there: the waiters word
+ * is a flag a sleeper sets before it checks its condition one last time. The first waker takes
+ * the flag down (exchange) and makes the one system call; later publishers see it down and
+ * make none, until a sleeper that still has to wait puts it up again. The fence pairs with
+ * the sleeper's store of the flag: either we see the flag, or it sees what we published. */
+static inline void wake(shmem_channel_t *ch, size_t seq_off, size_t waiters_off) {
+  __atomic_thread_fence(SEQ);
+  uint32_t *waiters = f32(ch, waiters_off);
+  if (LOAD(waiters, RLX) == 0) return;
+  if (__atomic_exchange_n(waiters, 0, SEQ) == 0) return;
+  __atomic_fetch_add(f32(ch, seq_off), 1, SEQ);
+  shmem_futex_wake(f32(ch, seq_off), INT_MAX);
+}
+
+/* src/channel_lock.c */
+/* This process's pid and start time (low 32 bits; 0 where /proc cannot be read). */
+void shmem__channel_identity(uint32_t *pid, uint32_t *start);
+/* 1 when the process (pid, start) is gone; see there. */
+int shmem__process_dead(uint32_t pid, uint32_t start, int check_start);
+/* The robust locks: a 64-bit word {pid, start time} in the header. */
+int shmem__lock_acquire(uint64_t *word, int64_t timeout_ns);
+void shmem__lock_release(uint64_t *word);
+int shmem__lock_dead(uint64_t held);
+
+/* src/channel.c */
+/* 1 when the RESERVED record at pos has stayed so for a while and its sender is dead. */
+int shmem__reserved_dead(shmem_channel_t *ch, uint64_t pos, const record_t *rec);
+
+#endif

@@ -1,0 +1,100 @@
+/* Channels, part 2: who we are, whether another process still lives, and the robust spin
+ * locks of mpsc and mpmc (docs/channel-format.md, "Locks"). */
+#include "channel_internal.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+/* ---- who we are, and whether another process still lives ------------------------------- */
+
+static uint64_t self_identity; /* pid << 32 | start; 0 until known, reset in a forked child */
+static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
+
+static void reset_identity(void) { STORE(&self_identity, 0, RLX); }
+static void register_atfork(void) { pthread_atfork(NULL, NULL, reset_identity); }
+
+void shmem__channel_identity(uint32_t *pid, uint32_t *start) {
+  uint64_t id = LOAD(&self_identity, RLX);
+  if (id == 0) {
+    pthread_once(&atfork_once, register_atfork);
+    uint32_t p = (uint32_t)getpid();
+    uint64_t s = 0;
+    int ended = 0;
+    if (shmem__proc_stat((int32_t)p, &s, &ended) < 0) s = 0;
+    id = (uint64_t)p << 32 | (uint32_t)s;
+    STORE(&self_identity, id, RLX);
+  }
+  *pid = (uint32_t)(id >> 32);
+  *start = (uint32_t)id;
+}
+
+/* 1 when the process (pid, start) is gone: no such pid, a zombie (killed, not yet reaped: it
+ * will never write again, though kill(pid, 0) still succeeds), or, with check_start, a pid
+ * that now names a process started at another time (the pid was reused). A pid that cannot be
+ * a process is dead too. Where /proc does not show the pid (not mounted, or hidden from us by
+ * hidepid) or cannot be read, only kill(pid, 0) decides: a live process is never called dead
+ * on a guess. */
+int shmem__process_dead(uint32_t pid, uint32_t start, int check_start) {
+  if (pid == 0 || pid > (uint32_t)INT_MAX) return 1;
+  uint32_t me, my_start;
+  shmem__channel_identity(&me, &my_start);
+  if (pid == me) return check_start && start != my_start;
+  if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) return 1;
+  uint64_t now_start = 0;
+  int ended = 0;
+  int r = shmem__proc_stat((int32_t)pid, &now_start, &ended);
+  if (r == 0) return ended || (check_start && (uint32_t)now_start != start);
+  if (r == -ESRCH) return 1; /* it went away while we read */
+  if (r == -ENOENT) return kill((pid_t)pid, 0) < 0 && errno == ESRCH; /* gone since? */
+  return 0;
+}
+
+/* ---- robust spin locks (held for a few instructions, or for a peek on mpmc) ------------- */
+
+/* A lock is one 64-bit word: the holder's pid in the low 32 bits, its start time (as records
+ * carry it; 0 where the holder could not read /proc) in the high 32 bits, 0 when free. One
+ * word, so that every load and every compare-and-swap sees a pid together with its own start
+ * time: a dead holder whose pid a living process took is told apart from that process, and
+ * a takeover swaps from exactly the dead holder's word, never from a live one that took the
+ * lock meanwhile. With start time 0 only the pid is checked. */
+_Static_assert(H_SEND_LOCK % 8 == 0 && H_RECV_LOCK % 8 == 0, "lock words are 8-byte aligned");
+
+static inline uint64_t lock_word(uint32_t pid, uint32_t start) {
+  return (uint64_t)start << 32 | pid;
+}
+
+int shmem__lock_dead(uint64_t held) {
+  uint32_t start = (uint32_t)(held >> 32);
+  return shmem__process_dead((uint32_t)held, start, start != 0);
+}
+
+/* 0, or -EAGAIN when timeout_ns (< 0: none) passes with the lock held by a live process. The
+ * clock is read only once the lock turned out to be busy. */
+int shmem__lock_acquire(uint64_t *word, int64_t timeout_ns) {
+  uint32_t me, start;
+  shmem__channel_identity(&me, &start);
+  const uint64_t mine = lock_word(me, start);
+  int64_t deadline_ns = -1;
+  for (unsigned i = 0;; i++) {
+    uint64_t expected = 0;
+    if (__atomic_compare_exchange_n(word, &expected, mine, 0, ACQ, RLX)) return 0;
+    if (i < 64) {
+      cpu_relax();
+      continue;
+    }
+    if (i == 64 && timeout_ns >= 0) deadline_ns = shmem_now_ns() + timeout_ns;
+    if ((i & 63) == 0) {
+      /* The holder may have died holding it: take it over from a dead one. (Our own word is
+       * another thread of this process, alive; our pid with another start time is not us.) */
+      if (expected != 0 && expected != mine && shmem__lock_dead(expected) &&
+          __atomic_compare_exchange_n(word, &expected, mine, 0, ACQ, RLX)) {
+        return 0;
+      }
+      if (deadline_ns >= 0 && shmem_now_ns() >= deadline_ns) return -EAGAIN;
+    }
+    sched_yield();
+  }
+}
+
+void shmem__lock_release(uint64_t *word) { STORE(word, 0, REL); }
