@@ -38,7 +38,7 @@ const ASYNC_WINDOW_MS = 0.05
 // (SHMEM_CHANNEL_OPEN_WAIT_MS, 0 to 60000).
 const OPEN_WAIT_MS = openWaitMs(process.env.SHMEM_CHANNEL_OPEN_WAIT_MS)
 function openWaitMs (text) {
-  const n = text === undefined || text === '' ? 100 : Number(text)
+  const n = text === undefined || text.trim() === '' ? 100 : Number(text)
   return Number.isFinite(n) && n >= 0 && n <= 60000 ? n : 100
 }
 const napInt32 = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait() on it: a sleep
@@ -50,6 +50,23 @@ function noMagic (segment) {
   if (segment.size < 4) return true
   const first = segment.view(Buffer, 0, 4)
   return first[0] === 0 && first[1] === 0 && first[2] === 0 && first[3] === 0
+}
+
+// A channel's magic and the format version this build reads, as u32 in the host's byte order
+// like every header field (include/shmem.h, docs/channel-format.md).
+const MAGIC = 0x43484d53
+const FORMAT_VERSION = 2
+
+// For a header that failed to attach: a clearer error when it is a channel of another format
+// version (another build of shmem made it), else null.
+function otherVersion (segment, offset) {
+  if (segment.size < offset + 8) return null
+  const header = segment.view(Buffer, offset, 8)
+  const [magic, version] = new Uint32Array(header.buffer, header.byteOffset, 2)
+  if (magic !== MAGIC || version === FORMAT_VERSION) return null
+  return coded(Error, 'ERR_SHMEM_BAD_STATE', `The channel has format version ${version}; this ` +
+    `build of shmem reads version ${FORMAT_VERSION} only (a process running another version ` +
+    'made it: all processes on one channel need the same format)')
 }
 
 // A Channel collected without close(): stop its waiter threads and let go of its segment.
@@ -143,11 +160,15 @@ class Channel {
     // The waiter threads' callback holds the channel weakly, so that a channel nobody
     // references can be collected; the registry then closes its native side.
     const self = new WeakRef(this)
-    this.#id = binding.channelOpen(handleOf(segment), offset, byteLength, init, o.capacity,
-      o.maxMessageSize, o.kind, this.#out, (which, result) => {
-        const channel = self.deref()
-        if (channel !== undefined) channel.#onWake(which, result)
-      })
+    try {
+      this.#id = binding.channelOpen(handleOf(segment), offset, byteLength, init, o.capacity,
+        o.maxMessageSize, o.kind, this.#out, (which, result) => {
+          const channel = self.deref()
+          if (channel !== undefined) channel.#onWake(which, result)
+        })
+    } catch (err) {
+      throw (err.code === 'ERR_SHMEM_BAD_STATE' && !init && otherVersion(segment, offset)) || err
+    }
     finalizer.register(this, this.#id, this)
     this.#capacity = this.#out[0]
     this.#maxMessageSize = this.#out[1]

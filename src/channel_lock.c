@@ -19,11 +19,13 @@ void shmem__channel_identity(uint32_t *pid, uint32_t *start) {
   if (id == 0) {
     pthread_once(&atfork_once, register_atfork);
     uint32_t p = (uint32_t)getpid();
-    uint64_t s = 0;
+    uint64_t s = 0, seen = 0;
     int ended = 0;
-    if (shmem__proc_stat((int32_t)p, &s, &ended) < 0) s = 0;
-    id = (uint64_t)p << 32 | (uint32_t)s;
-    STORE(&self_identity, id, RLX);
+    if (shmem__proc_stat((int32_t)p, &s, &ended, NULL) < 0) s = 0;
+    uint64_t fresh = (uint64_t)p << 32 | (uint32_t)s;
+    /* The first thread to publish wins, and every thread uses its word: two threads of this
+     * process with two words (one /proc read failed) would take each other's locks. */
+    id = __atomic_compare_exchange_n(&self_identity, &seen, fresh, 0, RLX, RLX) ? fresh : seen;
   }
   *pid = (uint32_t)(id >> 32);
   *start = (uint32_t)id;
@@ -39,12 +41,17 @@ int shmem__process_dead(uint32_t pid, uint32_t start, int check_start) {
   if (pid == 0 || pid > (uint32_t)INT_MAX) return 1;
   uint32_t me, my_start;
   shmem__channel_identity(&me, &my_start);
-  if (pid == me) return check_start && start != my_start;
+  /* Every thread of ours writes exactly our start time (0 too, where we cannot read /proc):
+   * our pid with another one is an earlier process's. */
+  if (pid == me) return start != my_start;
   if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) return 1;
   uint64_t now_start = 0;
   int ended = 0;
-  int r = shmem__proc_stat((int32_t)pid, &now_start, &ended);
-  if (r == 0) return ended || (check_start && (uint32_t)now_start != start);
+  long threads = 0;
+  int r = shmem__proc_stat((int32_t)pid, &now_start, &ended, &threads);
+  /* A zombie main thread while other threads are still counted is a process that goes on
+   * (its main thread called pthread_exit(), or it is exiting right now). */
+  if (r == 0) return (ended && threads <= 1) || (check_start && (uint32_t)now_start != start);
   if (r == -ESRCH) return 1; /* it went away while we read */
   if (r == -ENOENT) return kill((pid_t)pid, 0) < 0 && errno == ESRCH; /* gone since? */
   return 0;
@@ -59,6 +66,7 @@ int shmem__process_dead(uint32_t pid, uint32_t start, int check_start) {
  * a takeover swaps from exactly the dead holder's word, never from a live one that took the
  * lock meanwhile. With start time 0 only the pid is checked. */
 _Static_assert(H_SEND_LOCK % 8 == 0 && H_RECV_LOCK % 8 == 0, "lock words are 8-byte aligned");
+_Static_assert(__atomic_always_lock_free(8, 0), "64-bit atomics work across processes");
 
 static inline uint64_t lock_word(uint32_t pid, uint32_t start) {
   return (uint64_t)start << 32 | pid;
@@ -97,4 +105,11 @@ int shmem__lock_acquire(uint64_t *word, int64_t timeout_ns) {
   }
 }
 
-void shmem__lock_release(uint64_t *word) { STORE(word, 0, REL); }
+/* Frees the lock if this process still holds it: a holder that was wrongly judged dead (and
+ * taken over) must not free its taker's lock. */
+void shmem__lock_release(uint64_t *word) {
+  uint32_t me, start;
+  shmem__channel_identity(&me, &start);
+  uint64_t mine = lock_word(me, start);
+  __atomic_compare_exchange_n(word, &mine, 0, 0, REL, RLX);
+}

@@ -62,7 +62,7 @@ int32_t shmem_thread_id(void) {
 #endif
 }
 
-int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended) {
+int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended, long *threads) {
 #if SHMEM_LINUX
   if (tid <= 0) return -EINVAL;
   char path[64];
@@ -87,6 +87,7 @@ int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended) {
   for (int field = 3; field < 22; field++) {
     p = strchr(p + 1, ' ');
     if (p == NULL) return -EIO;
+    if (field + 1 == 20 && threads != NULL) *threads = strtol(p + 1, NULL, 10); /* num_threads */
   }
   char *end = NULL;
   unsigned long long v = strtoull(p + 1, &end, 10);
@@ -95,6 +96,7 @@ int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended) {
   return 0;
 #else
   (void)tid;
+  (void)threads;
   *start = 0;
   *ended = 0;
   return -ENOSYS;
@@ -103,7 +105,7 @@ int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended) {
 
 int shmem_thread_start_time(int32_t tid, uint64_t *start) {
   int ended = 0;
-  int r = shmem__proc_stat(tid, start, &ended);
+  int r = shmem__proc_stat(tid, start, &ended, NULL);
   if (r == -ENOENT || (r == 0 && ended)) return -ESRCH;
   return r;
 }
@@ -112,7 +114,7 @@ int shmem_thread_alive(int32_t tid, uint64_t start) {
   if (tid <= 0) return 0;
   uint64_t now_start = 0;
   int ended = 0;
-  int r = shmem__proc_stat(tid, &now_start, &ended);
+  int r = shmem__proc_stat(tid, &now_start, &ended, NULL);
   if (r == 0) return !ended && (start == 0 || now_start == start);
   if (r == -ESRCH) return 0;
   /* No /proc entry: the thread is gone, or /proc is not mounted or hides it (hidepid). kill()

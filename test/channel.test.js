@@ -310,7 +310,9 @@ test('open waits for a channel another process is creating: an empty object, the
   const child = spawn(process.execPath, ['-e', `
     const shmem = require(${root})
     console.log('opening')
+    const began = performance.now()
     const ch = shmem.Channel.open(${JSON.stringify(name)})
+    console.log('waited ' + Math.round(performance.now() - began))
     const m = ch.receiveSync({ timeout: 20000 })
     console.log(m === null ? 'nothing' : 'got ' + m.toString())
     ch.close()`], {
@@ -319,8 +321,9 @@ test('open waits for a channel another process is creating: an empty object, the
   })
   let out = ''
   child.stdout.on('data', (d) => { out += d })
-  const exited = new Promise((resolve) => child.on('exit', resolve))
-  while (!out.includes('opening')) await nap(5)
+  let code = null
+  const exited = new Promise((resolve) => child.on('exit', (c) => { code = c; resolve(c) }))
+  while (!out.includes('opening') && code === null) await nap(5)
   await nap(30) // the child is in its open() now, looking at an empty object
   fs.truncateSync(file, length)
   await nap(30) // ... now at a header of zeros
@@ -329,6 +332,8 @@ test('open waits for a channel another process is creating: an empty object, the
   ch.send('made')
   assert.strictEqual(await exited, 0)
   assert.match(out, /got made/)
+  // It was inside open() through both slowed steps: it waited, and did not fail.
+  assert.ok(Number(/waited (\d+)/.exec(out)[1]) >= 50, out)
   ch.close()
   seg.close()
 
@@ -349,6 +354,21 @@ test('open waits for a channel another process is creating: an empty object, the
   began = performance.now()
   assert.throws(() => Channel.open(other), { code: 'ERR_SHMEM_BAD_STATE' })
   assert.ok(performance.now() - began < 90)
+})
+
+test('a channel of another format version is refused with a message that says so', (t) => {
+  const { ch, name } = create(t)
+  const seg = shmem.open(name)
+  t.after(() => seg.close())
+  const header = seg.view(Buffer, 0, 8)
+  const words = new Uint32Array(header.buffer, header.byteOffset, 2)
+  assert.strictEqual(words[1], 2)
+  words[1] = 1
+  assert.throws(() => Channel.open(name), { code: 'ERR_SHMEM_BAD_STATE', message: /format version 1; this build of shmem reads version 2/ })
+  assert.throws(() => Channel.attach(seg, 0), { code: 'ERR_SHMEM_BAD_STATE', message: /format version 1/ })
+  words[1] = 2
+  Channel.open(name).close()
+  ch.send('still fine')
 })
 
 test('garbage written into the header and the records: ERR_SHMEM_BAD_STATE, no crash', async () => {

@@ -7,6 +7,7 @@
 #include "check.h"
 #include "internal.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -417,10 +418,22 @@ static void test_lock_of_reused_pid(void) {
   CHECK(*recv_lock == me);
   CHECK_ERR(shmem_channel_release(&ch), 0);
   CHECK(*recv_lock == 0);
-  /* Our own pid with another start time is an earlier process's: taken over too. */
+  /* Our own pid with another start time is an earlier process's: taken over too, also when
+   * that process could not read /proc (start time 0). */
   *send_lock = lock_word_of((uint32_t)getpid(), mine + 1);
   CHECK_ERR(shmem_channel_send(&ch, "two", 3), 0);
   CHECK(*send_lock == 0);
+  *send_lock = lock_word_of((uint32_t)getpid(), 0);
+  CHECK_ERR(shmem_channel_send(&ch, "2b", 2), 0);
+  CHECK(*send_lock == 0);
+  /* A release frees only our own word: if another process took the lock over meanwhile
+   * (we were wrongly judged dead), its lock stays. */
+  CHECK_ERR(shmem_channel_peek(&ch, &view, &len), 0);
+  CHECK(len == 3 && memcmp(view, "two", 3) == 0);
+  *recv_lock = lock_word_of((uint32_t)other, start);
+  CHECK_ERR(shmem_channel_release(&ch), 0);
+  CHECK(*recv_lock == lock_word_of((uint32_t)other, start));
+  *recv_lock = 0;
   /* Its pid and its start time, or no start time: a live holder. Kept. */
   for (int k = 0; k < 2; k++) {
     uint64_t held = lock_word_of((uint32_t)other, k == 0 ? start : 0);
@@ -437,7 +450,56 @@ static void test_lock_of_reused_pid(void) {
   waitpid(other, NULL, 0);
   *recv_lock = lock_word_of((uint32_t)other, 0);
   CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
-  CHECK(len == 3 && memcmp(buf, "two", 3) == 0);
+  CHECK(len == 2 && memcmp(buf, "2b", 2) == 0);
+  free(mem);
+}
+
+/* A process whose main thread ended (pthread_exit) while another thread goes on shows as a
+ * zombie in /proc/<pid>/stat; with more than one thread counted it is alive: its lock stays. */
+static void *pause_forever(void *arg) {
+  (void)arg;
+  for (;;) pause();
+  return NULL;
+}
+
+static void test_lock_of_process_without_main_thread(void) {
+  shmem_channel_options_t o = {4096, 0, SHMEM_CHANNEL_MPSC};
+  uint64_t size;
+  shmem_channel_byte_length(&o, &size);
+  unsigned char *mem = heap_region(size);
+  shmem_channel_t ch;
+  if (!CHECK_ERR(shmem_channel_init(&ch, mem, size, &o), 0)) return;
+  pid_t other = fork();
+  if (other == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    pthread_t t;
+    if (pthread_create(&t, NULL, pause_forever, NULL) != 0) _exit(2);
+    pthread_exit(NULL); /* the process goes on in t */
+  }
+  uint32_t start = 0;
+  int zombie = 0;
+  for (int i = 0; i < 2000 && !zombie; i++) { /* until its main thread shows as a zombie */
+    char path[64], buf[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)other);
+    FILE *f = fopen(path, "r");
+    if (f != NULL) {
+      size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+      fclose(f);
+      buf[n] = '\0';
+      char *p = strrchr(buf, ')');
+      zombie = p != NULL && p[1] == ' ' && p[2] == 'Z';
+    }
+    if (start == 0) start = start_time_of(other);
+    if (!zombie) usleep(1000);
+  }
+  CHECK(zombie);
+  uint64_t *send_lock = (uint64_t *)(void *)(mem + 88);
+  *send_lock = lock_word_of((uint32_t)other, start);
+  CHECK_ERR(shmem_channel_send(&ch, "x", 1), -EAGAIN);
+  CHECK(*send_lock == lock_word_of((uint32_t)other, start));
+  kill(other, SIGKILL);
+  waitpid(other, NULL, 0);
+  CHECK_ERR(shmem_channel_send(&ch, "x", 1), 0); /* gone now: taken over */
   free(mem);
 }
 
@@ -551,6 +613,7 @@ int main(void) {
   test_dead_receiver_lock();
   test_lock_of_reused_pid();
   test_lock_without_proc();
+  test_lock_of_process_without_main_thread();
   test_mpmc_fork();
   return CHECK_REPORT();
 }
