@@ -20,7 +20,7 @@ out/obj/%.o: src/%.c include/shmem.h src/internal.h src/channel_internal.h
 out/libshmem.a: $(OBJ)
 	ar rcs $@ $^
 
-out/test/%: test/c/%.c $(CORE) include/shmem.h src/internal.h src/channel_internal.h test/c/check.h
+out/test/%: test/c/%.c $(CORE) include/shmem.h src/internal.h src/channel_internal.h test/c/check.h test/c/no_proc.h
 	@mkdir -p out/test
 	$(CC) $(WARN) -O1 -g $(SAN) -Iinclude -Isrc $< $(CORE) -o $@ $(LIBS)
 
