@@ -14,6 +14,7 @@ const {
 } = binding
 const { Segment, handleOf } = require('./segment')
 const { SpscRing, pool, POOL_SIZE, isUint8Array } = require('./spsc')
+const { PendingOps, READ, WRITE } = require('./channel-pending')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { validateObject, validateInteger, validateMode } = require('./validate')
@@ -23,8 +24,6 @@ const { abortError } = waiting
 const KINDS = new Map([['spsc', 1], ['mpsc', 2], ['mpmc', 3]])
 const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
 const MAX_CAPACITY = 2 ** 30
-const READ = 0
-const WRITE = 1
 // receiveSync() on spsc looks at the ring this many times in JavaScript before it waits in C
 // (SHMEM_CHANNEL_SPIN_POLLS; each look costs some 20 to 40 ns here, so about 2 us).
 const SPIN_POLLS = spinPolls(process.env.SHMEM_CHANNEL_SPIN_POLLS)
@@ -135,9 +134,7 @@ class Channel {
   #reserved = -1
   #reservedLength = 0
   #peeked = false
-  #ops = [[], []] // pending receiveAsync / sendAsync, oldest first
-  #armed = [false, false]
-  #armedDeadline = [-1, -1]
+  #pending = null // the pending receiveAsync / sendAsync calls (lib/channel-pending.js)
   // spsc: the JavaScript path on the ring (lib/spsc.js). #tx (#rx) is the ring once this
   // handle has sent (received) through C once, which counts it in the header's senders
   // (receivers); null before that, on mpsc/mpmc, while a reserve() (peek()) is open, and
@@ -164,12 +161,16 @@ class Channel {
       this.#id = binding.channelOpen(handleOf(segment), offset, byteLength, init, o.capacity,
         o.maxMessageSize, o.kind, this.#out, (which, result) => {
           const channel = self.deref()
-          if (channel !== undefined) channel.#onWake(which, result)
+          if (channel !== undefined) channel.#pending.onWake(which, result)
         })
     } catch (err) {
       throw (err.code === 'ERR_SHMEM_BAD_STATE' && !init && otherVersion(segment, offset)) || err
     }
     finalizer.register(this, this.#id, this)
+    this.#pending = new PendingOps(this.#id, (which, op) => {
+      if (which === READ) return this.receive() ?? undefined
+      return this.send(op.data) ? 'ok' : undefined
+    }, (data) => this.#byteLengthOf(data))
     this.#capacity = this.#out[0]
     this.#maxMessageSize = this.#out[1]
     this.#kind = KIND_NAMES[this.#out[2]]
@@ -480,7 +481,7 @@ class Channel {
       this.#check()
       if (signal && signal.aborted) return Promise.reject(abortError(signal))
       let left = timeout
-      if (this.#ops[READ].length === 0) {
+      if (this.#pending.idle(READ)) {
         let message = this.receive()
         if (message !== null || timeout === 0) return Promise.resolve(message)
         // A reply often comes within microseconds: wait that long right here (spinning, then
@@ -492,7 +493,7 @@ class Channel {
         if (message !== null) return Promise.resolve(message)
         if (timeout >= 0) left = Math.max(0, timeout - window)
       }
-      return this.#enqueue(READ, { timeout: left, signal })
+      return this.#pending.enqueue(READ, left, signal)
     } catch (err) {
       return Promise.reject(err)
     }
@@ -511,136 +512,14 @@ class Channel {
       }
       this.#checkSize(this.#byteLengthOf(data), 'data.byteLength')
       if (signal && signal.aborted) return Promise.reject(abortError(signal))
-      if (this.#ops[WRITE].length === 0) {
+      if (this.#pending.idle(WRITE)) {
         if (this.send(data)) return Promise.resolve('ok')
         if (timeout === 0) return Promise.resolve('timed-out')
       }
       // The caller may reuse its buffer once the promise settles, not before: keep it as is.
-      return this.#enqueue(WRITE, { timeout, signal, data })
+      return this.#pending.enqueue(WRITE, timeout, signal, data)
     } catch (err) {
       return Promise.reject(err)
-    }
-  }
-
-  #enqueue (which, { timeout, signal, data }) {
-    return new Promise((resolve, reject) => {
-      const op = {
-        resolve,
-        reject,
-        data,
-        deadline: timeout < 0 ? -1 : performance.now() + timeout,
-        signal,
-        onAbort: null
-      }
-      if (signal) {
-        op.onAbort = () => {
-          const list = this.#ops[which]
-          const i = list.indexOf(op)
-          if (i >= 0) list.splice(i, 1)
-          reject(abortError(signal))
-          this.#maybeCancel(which)
-        }
-        signal.addEventListener('abort', op.onAbort, { once: true })
-      }
-      this.#ops[which].push(op)
-      try {
-        this.#arm(which)
-      } catch (err) {
-        this.#failAll(which, err)
-      }
-    })
-  }
-
-  #settle (op) {
-    if (op.onAbort) op.signal.removeEventListener('abort', op.onAbort)
-  }
-
-  // Asks the waiter thread to wake us when the first pending op may go ahead, or when the
-  // earliest deadline passes.
-  #arm (which) {
-    const list = this.#ops[which]
-    if (list.length === 0 || this.#closed) return
-    let deadline = -1
-    for (const op of list) {
-      if (op.deadline >= 0 && (deadline < 0 || op.deadline < deadline)) deadline = op.deadline
-    }
-    if (this.#armed[which]) {
-      // Armed for later than a new op's deadline: wake the thread so we re-arm earlier.
-      const armed = this.#armedDeadline[which]
-      if (deadline >= 0 && (armed < 0 || deadline < armed)) binding.channelCancel(this.#id, which)
-      return
-    }
-    const n = which === WRITE ? this.#byteLengthOf(list[0].data) : 0
-    const left = deadline < 0 ? -1 : Math.max(0, deadline - performance.now())
-    binding.channelWait(this.#id, which, n, left)
-    this.#armed[which] = true
-    this.#armedDeadline[which] = deadline
-  }
-
-  #maybeCancel (which) {
-    if (this.#ops[which].length === 0 && this.#armed[which] && !this.#closed) {
-      binding.channelCancel(this.#id, which)
-    }
-  }
-
-  // The waiter thread reports (on the loop thread): serve what can go ahead, then re-arm.
-  #onWake (which, result) {
-    this.#armed[which] = false
-    if (this.#closed) return
-    const list = this.#ops[which]
-    try {
-      while (list.length > 0) {
-        const op = list[0]
-        if (which === READ) {
-          const message = this.receive()
-          if (message === null) break
-          list.shift()
-          this.#settle(op)
-          op.resolve(message)
-        } else {
-          let sent
-          try {
-            sent = this.send(op.data)
-          } catch (err) {
-            list.shift()
-            this.#settle(op)
-            op.reject(err)
-            continue
-          }
-          if (!sent) break
-          list.shift()
-          this.#settle(op)
-          op.resolve('ok')
-        }
-      }
-    } catch (err) {
-      // The ring itself failed (ERR_SHMEM_BAD_STATE): every waiting receive hears it.
-      this.#failAll(which, err)
-      return
-    }
-    const now = performance.now()
-    for (let i = list.length - 1; i >= 0; i--) {
-      const op = list[i]
-      if (op.deadline >= 0 && op.deadline <= now) {
-        list.splice(i, 1)
-        this.#settle(op)
-        op.resolve(which === READ ? null : 'timed-out')
-      }
-    }
-    // `result` (0 ready, ETIMEDOUT, ECANCELED) needs no branch: the ring's state decides.
-    // Nothing may throw out of here: this runs from the waiter thread's callback.
-    try {
-      this.#arm(which)
-    } catch (err) {
-      this.#failAll(which, err)
-    }
-  }
-
-  // Rejects every pending op of one kind with err (the wait itself could not go on).
-  #failAll (which, err) {
-    for (const op of this.#ops[which].splice(0)) {
-      this.#settle(op)
-      op.reject(err)
     }
   }
 
@@ -770,12 +649,7 @@ class Channel {
   close () {
     if (this.#closed) return
     this.#closed = true
-    for (const list of this.#ops) {
-      for (const op of list.splice(0)) {
-        this.#settle(op)
-        op.reject(closedChannel())
-      }
-    }
+    this.#pending.close(closedChannel)
     finalizer.unregister(this)
     binding.channelClose(this.#id)
     this.#region = null
