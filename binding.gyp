@@ -14,6 +14,7 @@
         "src/sysv.c",
         "src/napi/binding.c",
         "src/napi/channel.c",
+        "src/napi/channel_handles.c",
         "src/napi/constants.c",
         "src/napi/segment.c",
         "src/napi/util.c",

@@ -11,148 +11,11 @@
  * deadline; the thread spins briefly, sleeps on the ring's futex, and reports through a
  * threadsafe function. JS then does the receive or send itself, on its own thread. An env
  * cleanup hook stops the threads at teardown, so nothing calls into JS after it. */
-#include "binding.h"
+#include "channel_handles.h"
 
 #include <limits.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define OUT_SLOTS 12 /* Float64Array the binding writes results into */
-
-typedef struct channel_handle_s channel_handle_t;
-
-typedef struct waiter_s {
-  channel_handle_t *owner;
-  int which; /* 0: readable, 1: writable */
-  pthread_t thread;
-  bool started;
-  pthread_mutex_t mu;
-  pthread_cond_t cv;
-  bool requested, quit;
-  uint64_t n;
-  int64_t deadline_ns;
-  volatile int cancel;
-  shmem_channel_t view;
-} waiter_t;
-
-struct channel_handle_s {
-  napi_env env;
-  uint32_t id;
-  bool in_use;
-  shmem_channel_t ch;
-  segment_handle_t *seg;
-  uint64_t region_offset; /* where the channel starts in the segment */
-  double *out;
-  napi_ref out_ref;
-  napi_threadsafe_function tsfn;
-  int armed; /* waits reported back to JS yet: the tsfn keeps the loop alive while > 0 */
-  waiter_t waiters[2];
-  channel_handle_t *next_free;
-};
-
-/* ---- the table ----------------------------------------------------------------------------- */
-
-#define CHUNK 256
-#define CHUNKS 4096
-static channel_handle_t *chunks[CHUNKS];
-static uint32_t next_id;
-static channel_handle_t *free_handles;
-static pthread_mutex_t table_mu = PTHREAD_MUTEX_INITIALIZER;
-
-/* Handles are never freed, only reused: a stale id can never reach freed memory. */
-static channel_handle_t *handle_alloc(napi_env env) {
-  pthread_mutex_lock(&table_mu);
-  channel_handle_t *h = free_handles;
-  if (h != NULL) {
-    free_handles = h->next_free;
-  } else if (next_id < CHUNK * CHUNKS) {
-    uint32_t c = next_id / CHUNK;
-    if (chunks[c] == NULL) {
-      channel_handle_t *chunk = calloc(CHUNK, sizeof(channel_handle_t));
-      if (chunk != NULL) {
-        for (uint32_t i = 0; i < CHUNK; i++) chunk[i].id = c * CHUNK + i;
-        __atomic_store_n(&chunks[c], chunk, __ATOMIC_RELEASE);
-      }
-    }
-    if (chunks[c] != NULL) h = &chunks[c][next_id++ % CHUNK];
-  }
-  if (h != NULL) {
-    uint32_t id = h->id;
-    memset(h, 0, sizeof(*h));
-    h->id = id;
-    h->env = env;
-    h->in_use = true;
-  }
-  pthread_mutex_unlock(&table_mu);
-  return h;
-}
-
-static void handle_free(channel_handle_t *h) {
-  pthread_mutex_lock(&table_mu);
-  h->in_use = false;
-  h->env = NULL;
-  h->next_free = free_handles;
-  free_handles = h;
-  pthread_mutex_unlock(&table_mu);
-}
-
-static void throw_closed(napi_env env) {
-  shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED", "The channel is closed");
-}
-
-/* The open handle with this id, made in this env; else throws and returns NULL. */
-static channel_handle_t *lookup(napi_env env, napi_value v) {
-  uint32_t id;
-  if (napi_get_value_uint32(env, v, &id) != napi_ok) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "The channel handle is invalid");
-    return NULL;
-  }
-  channel_handle_t *chunk = id / CHUNK < CHUNKS
-                                ? __atomic_load_n(&chunks[id / CHUNK], __ATOMIC_ACQUIRE)
-                                : NULL;
-  channel_handle_t *h = chunk != NULL ? &chunk[id % CHUNK] : NULL;
-  if (h == NULL || !h->in_use || h->env != env) {
-    throw_closed(env);
-    return NULL;
-  }
-  if (shmem_napi_segment_is_closed(h->seg)) {
-    shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED",
-                     "The channel's segment is closed");
-    return NULL;
-  }
-  /* On spsc, lib/spsc.js moves this handle's head or tail between native calls: what the
-   * view cached of the peer's counter may be older than 2^32 bytes of that traffic. */
-  if (h->ch.kind == SHMEM_CHANNEL_SPSC) shmem_channel_forget(&h->ch);
-  return h;
-}
-
-/* Throws what a channel call's failure means. */
-static void throw_channel(napi_env env, int r) {
-  switch (r) {
-    case SHMEM_EBADSTATE:
-      shmem_napi_throw(env, "Error", "ERR_SHMEM_BAD_STATE",
-                       "The channel's shared state failed validation: it was never "
-                       "initialized, or another process overwrote it");
-      return;
-    case -EMSGSIZE:
-      shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                       "The message is larger than the channel's maxMessageSize");
-      return;
-    case -EBUSY:
-      shmem_napi_throw(env, "Error", "ERR_INVALID_STATE",
-                       "Invalid state: a reserve() or peek() is open on this channel");
-      return;
-    case -EINVAL:
-      shmem_napi_throw(env, "Error", "ERR_INVALID_STATE",
-                       "Invalid state: nothing is reserved or peeked on this channel");
-      return;
-    default: {
-      shmem_err_t err = {r, "channel"};
-      shmem_napi_throw_core(env, &err, NULL);
-    }
-  }
-}
 
 static napi_value number(napi_env env, double v) {
   napi_value out;
@@ -177,100 +40,6 @@ static bool bytes_of(napi_env env, napi_value v, void **data, size_t *len) {
 /* Where a pointer into the ring lies, counted from the channel's first byte. */
 static double region_offset(channel_handle_t *h, const void *p) {
   return (double)((const unsigned char *)p - h->ch.base);
-}
-
-/* ---- waiter threads ------------------------------------------------------------------------ */
-
-static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
-  channel_handle_t *h = (channel_handle_t *)context;
-  intptr_t code = (intptr_t)data;
-  if (env == NULL || js_cb == NULL) return;
-  if (h->armed > 0 && --h->armed == 0 && h->tsfn != NULL) {
-    napi_unref_threadsafe_function(env, h->tsfn);
-  }
-  napi_value argv[2], undefined;
-  if (napi_create_int32(env, (int32_t)(code & 1), &argv[0]) != napi_ok) return;
-  if (napi_create_int32(env, (int32_t)(code >> 1), &argv[1]) != napi_ok) return;
-  if (napi_get_undefined(env, &undefined) != napi_ok) return;
-  napi_call_function(env, undefined, js_cb, 2, argv, NULL);
-}
-
-static void *waiter_main(void *arg) {
-  waiter_t *w = (waiter_t *)arg;
-  for (;;) {
-    pthread_mutex_lock(&w->mu);
-    while (!w->requested && !w->quit) pthread_cond_wait(&w->cv, &w->mu);
-    if (w->quit) {
-      pthread_mutex_unlock(&w->mu);
-      break;
-    }
-    w->requested = false;
-    uint64_t n = w->n;
-    int64_t deadline = w->deadline_ns;
-    pthread_mutex_unlock(&w->mu);
-    int r = w->which == 0 ? shmem_channel_wait_readable(&w->view, deadline, &w->cancel)
-                          : shmem_channel_wait_writable(&w->view, n, deadline, &w->cancel);
-    if (r > 0) r = 0;
-    /* -r is small (ETIMEDOUT, ECANCELED): the result and which waiter fit in one word. */
-    intptr_t code = ((intptr_t)(-r) << 1) | w->which;
-    napi_call_threadsafe_function(w->owner->tsfn, (void *)code, napi_tsfn_nonblocking);
-  }
-  return NULL;
-}
-
-static int waiter_start(channel_handle_t *h, int which) {
-  waiter_t *w = &h->waiters[which];
-  if (w->started) return 0;
-  w->owner = h;
-  w->which = which;
-  int r = shmem_channel_attach(&w->view, h->ch.base, h->ch.byte_length);
-  if (r < 0) return r;
-  pthread_mutex_init(&w->mu, NULL);
-  pthread_cond_init(&w->cv, NULL);
-  if (pthread_create(&w->thread, NULL, waiter_main, w) != 0) {
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    return -EAGAIN;
-  }
-  w->started = true;
-  return 0;
-}
-
-static void waiters_stop(channel_handle_t *h) {
-  for (int i = 0; i < 2; i++) {
-    waiter_t *w = &h->waiters[i];
-    if (!w->started) continue;
-    pthread_mutex_lock(&w->mu);
-    w->quit = true;
-    w->cancel = 1;
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    shmem_channel_interrupt(&h->ch);
-    pthread_join(w->thread, NULL);
-    pthread_mutex_destroy(&w->mu);
-    pthread_cond_destroy(&w->cv);
-    w->started = false;
-  }
-}
-
-/* Everything close() and the env cleanup hook share. */
-static void handle_close(channel_handle_t *h) {
-  waiters_stop(h);
-  if (h->tsfn != NULL) {
-    napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
-    h->tsfn = NULL;
-  }
-  shmem_channel_detach(&h->ch);
-  if (h->out_ref != NULL && h->env != NULL) napi_delete_reference(h->env, h->out_ref);
-  h->out_ref = NULL;
-  if (h->seg != NULL) shmem_napi_segment_unpin(h->seg);
-  h->seg = NULL;
-  handle_free(h);
-}
-
-static void cleanup_hook(void *arg) {
-  channel_handle_t *h = (channel_handle_t *)arg;
-  if (h->in_use) handle_close(h);
 }
 
 /* ---- the functions ------------------------------------------------------------------------- */
@@ -354,7 +123,7 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
                      "A channel needs a shared mapping: this segment is private (MAP_PRIVATE)");
     return NULL;
   }
-  channel_handle_t *h = handle_alloc(env);
+  channel_handle_t *h = shmem_napi_channel_alloc(env);
   if (h == NULL) {
     shmem_napi_throw(env, "Error", "ENOMEM", "Too many channels are open");
     return NULL;
@@ -363,7 +132,7 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
   int r = init ? shmem_channel_init(&h->ch, mem, length, &o)
                : shmem_channel_attach(&h->ch, mem, length);
   if (r < 0) {
-    handle_free(h);
+    shmem_napi_channel_free(h);
     if (r == -ERANGE) {
       shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
                        "The channel needs more room than byteLength gives it "
@@ -371,7 +140,7 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
     } else if (r == -EINVAL) {
       shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE", "The channel options are invalid");
     } else {
-      throw_channel(env, r);
+      shmem_napi_channel_throw(env, r);
     }
     return NULL;
   }
@@ -381,18 +150,18 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
   napi_status st = napi_create_reference(env, argv[7], 1, &h->out_ref);
   if (st == napi_ok) st = napi_create_string_utf8(env, "shmem.channel", NAPI_AUTO_LENGTH, &name);
   if (st == napi_ok) {
-    st = napi_create_threadsafe_function(env, argv[8], NULL, name, 0, 1, NULL, NULL, h, call_js,
+    st = napi_create_threadsafe_function(env, argv[8], NULL, name, 0, 1, NULL, NULL, h, shmem_napi_channel_call_js,
                                          &h->tsfn);
   }
   if (st == napi_ok) st = napi_unref_threadsafe_function(env, h->tsfn);
-  if (st == napi_ok) st = napi_add_env_cleanup_hook(env, cleanup_hook, h);
+  if (st == napi_ok) st = napi_add_env_cleanup_hook(env, shmem_napi_channel_cleanup_hook, h);
   if (st != napi_ok) {
     if (h->tsfn != NULL) napi_release_threadsafe_function(h->tsfn, napi_tsfn_abort);
     h->tsfn = NULL;
     if (h->out_ref != NULL) napi_delete_reference(env, h->out_ref);
     h->out_ref = NULL;
     shmem_channel_detach(&h->ch);
-    handle_free(h);
+    shmem_napi_channel_free(h);
     shmem_napi_throw_status(env, st);
     return NULL;
   }
@@ -409,27 +178,24 @@ static napi_value channel_close(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
   uint32_t id;
   if (napi_get_value_uint32(env, argv[0], &id) != napi_ok) return NULL;
-  channel_handle_t *chunk = id / CHUNK < CHUNKS
-                                ? __atomic_load_n(&chunks[id / CHUNK], __ATOMIC_ACQUIRE)
-                                : NULL;
-  channel_handle_t *h = chunk != NULL ? &chunk[id % CHUNK] : NULL;
-  if (h == NULL || !h->in_use || h->env != env) return NULL;
-  napi_remove_env_cleanup_hook(env, cleanup_hook, h);
-  handle_close(h);
+  channel_handle_t *h = shmem_napi_channel_find(env, id);
+  if (h == NULL) return NULL;
+  napi_remove_env_cleanup_hook(env, shmem_napi_channel_cleanup_hook, h);
+  shmem_napi_channel_close_handle(h);
   return NULL;
 }
 
 /* send(id, data) -> true, or false when there is no room now. */
 static napi_value channel_send(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
   size_t len;
   if (!bytes_of(env, argv[1], &data, &len)) return NULL;
   int r = shmem_channel_send(&h->ch, data, len);
   if (r < 0 && r != -EAGAIN) {
-    throw_channel(env, r);
+    shmem_napi_channel_throw(env, r);
     return NULL;
   }
   napi_value out;
@@ -440,7 +206,7 @@ static napi_value channel_send(napi_env env, napi_callback_info info) {
 /* reserve(id, n) -> offset of the room in the channel's region, or -1 when there is none. */
 static napi_value channel_reserve(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint64_t n;
   if (!shmem_arg_u64(env, argv[1], "n", UINT32_MAX, &n)) return NULL;
@@ -448,7 +214,7 @@ static napi_value channel_reserve(napi_env env, napi_callback_info info) {
   int r = shmem_channel_reserve(&h->ch, n, &dst);
   if (r == -EAGAIN) return number(env, -1);
   if (r < 0) {
-    throw_channel(env, r);
+    shmem_napi_channel_throw(env, r);
     return NULL;
   }
   return number(env, region_offset(h, dst));
@@ -457,36 +223,36 @@ static napi_value channel_reserve(napi_env env, napi_callback_info info) {
 /* commit(id, length) */
 static napi_value channel_commit(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint64_t n;
   if (!shmem_arg_u64(env, argv[1], "length", UINT32_MAX, &n)) return NULL;
   int r = shmem_channel_commit(&h->ch, n);
-  if (r < 0) throw_channel(env, r);
+  if (r < 0) shmem_napi_channel_throw(env, r);
   return NULL;
 }
 
 /* abort(id) */
 static napi_value channel_abort(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   int r = shmem_channel_abort(&h->ch);
-  if (r < 0) throw_channel(env, r);
+  if (r < 0) shmem_napi_channel_throw(env, r);
   return NULL;
 }
 
 /* peek(id) -> the message's length, or -1 when there is none; out[0]: its offset. */
 static napi_value channel_peek(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   const void *data;
   uint64_t len;
   int r = shmem_channel_peek(&h->ch, &data, &len);
   if (r == -EAGAIN) return number(env, -1);
   if (r < 0) {
-    throw_channel(env, r);
+    shmem_napi_channel_throw(env, r);
     return NULL;
   }
   h->out[0] = region_offset(h, data);
@@ -496,10 +262,10 @@ static napi_value channel_peek(napi_env env, napi_callback_info info) {
 /* release(id) */
 static napi_value channel_release(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   int r = shmem_channel_release(&h->ch);
-  if (r < 0) throw_channel(env, r);
+  if (r < 0) shmem_napi_channel_throw(env, r);
   return NULL;
 }
 
@@ -508,7 +274,7 @@ static napi_value channel_release(napi_env env, napi_callback_info info) {
  * the message stays. */
 static napi_value channel_receive_into(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
   size_t size;
@@ -530,7 +296,7 @@ static napi_value channel_receive_into(napi_env env, napi_callback_info info) {
     return NULL;
   }
   if (r < 0) {
-    throw_channel(env, r);
+    shmem_napi_channel_throw(env, r);
     return NULL;
   }
   return number(env, (double)len);
@@ -545,7 +311,7 @@ static int64_t deadline_of(double timeout_ms) {
  * receive, a wait and another receive. */
 static napi_value channel_receive_wait(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
   size_t size;
@@ -567,7 +333,7 @@ static napi_value channel_receive_wait(napi_env env, napi_callback_info info) {
   }
   if (r == -ENOBUFS) return number(env, -2 - (double)len);
   if (r < 0) {
-    throw_channel(env, r);
+    shmem_napi_channel_throw(env, r);
     return NULL;
   }
   return number(env, (double)len);
@@ -576,7 +342,7 @@ static napi_value channel_receive_wait(napi_env env, napi_callback_info info) {
 /* sendWait(id, data, timeoutMs) -> true when sent, false when the timeout passed. */
 static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
   GET_ARGS(3);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   void *data;
   size_t len;
@@ -585,7 +351,7 @@ static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
   if (napi_get_value_double(env, argv[2], &timeout) != napi_ok) return NULL;
   int r = shmem_channel_send_wait(&h->ch, data, len, deadline_of(timeout));
   if (r < 0 && r != -ETIMEDOUT) {
-    throw_channel(env, r);
+    shmem_napi_channel_throw(env, r);
     return NULL;
   }
   napi_value out;
@@ -597,7 +363,7 @@ static napi_value channel_send_wait(napi_env env, napi_callback_info info) {
  * share this CPU. timeoutMs < 0: no limit. */
 static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
   uint64_t n;
@@ -610,7 +376,7 @@ static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
                      : shmem_channel_wait_writable(&h->ch, n, deadline, NULL);
   if (r == -ETIMEDOUT) return number(env, 1);
   if (r < 0) {
-    throw_channel(env, r);
+    shmem_napi_channel_throw(env, r);
     return NULL;
   }
   /* 2: ready, and the wait found the peer on this CPU (its spin is off): a caller that polls
@@ -622,7 +388,7 @@ static napi_value channel_wait_sync(napi_env env, napi_callback_info info) {
  * result 0 (ready), ETIMEDOUT or ECANCELED. One wait per waiter at a time. */
 static napi_value channel_wait(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
   uint64_t n;
@@ -630,7 +396,7 @@ static napi_value channel_wait(napi_env env, napi_callback_info info) {
   if (napi_get_value_uint32(env, argv[1], &which) != napi_ok || which > 1) return NULL;
   if (!shmem_arg_u64(env, argv[2], "n", UINT32_MAX, &n)) return NULL;
   if (napi_get_value_double(env, argv[3], &timeout) != napi_ok) return NULL;
-  int r = waiter_start(h, (int)which);
+  int r = shmem_napi_channel_waiter_start(h, (int)which);
   if (r < 0) {
     shmem_err_t err = {r, "pthread_create"};
     shmem_napi_throw_core(env, &err, NULL);
@@ -651,7 +417,7 @@ static napi_value channel_wait(napi_env env, napi_callback_info info) {
 /* cancel(id, which): the armed wait ends with ECANCELED soon. */
 static napi_value channel_cancel(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
   if (napi_get_value_uint32(env, argv[1], &which) != napi_ok || which > 1) return NULL;
@@ -666,7 +432,7 @@ static napi_value channel_cancel(napi_env env, napi_callback_info info) {
  * tail or the head itself). */
 static napi_value channel_wake(napi_env env, napi_callback_info info) {
   GET_ARGS(2);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   uint32_t which;
   if (napi_get_value_uint32(env, argv[1], &which) != napi_ok) return NULL;
@@ -678,7 +444,7 @@ static napi_value channel_wake(napi_env env, napi_callback_info info) {
  * bytesReceived, senders, receivers, abandoned. */
 static napi_value channel_stats(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
-  channel_handle_t *h = lookup(env, argv[0]);
+  channel_handle_t *h = shmem_napi_channel_lookup(env, argv[0]);
   if (h == NULL) return NULL;
   shmem_channel_stats_t st;
   shmem_channel_stats(&h->ch, &st);
