@@ -167,10 +167,7 @@ class Channel {
       throw (err.code === 'ERR_SHMEM_BAD_STATE' && !init && otherVersion(segment, offset)) || err
     }
     finalizer.register(this, this.#id, this)
-    this.#pending = new PendingOps(this.#id, (which, op) => {
-      if (which === READ) return this.receive() ?? undefined
-      return this.send(op.data) ? 'ok' : undefined
-    }, (data) => this.#byteLengthOf(data))
+    this.#pending = this.#makePending()
     this.#capacity = this.#out[0]
     this.#maxMessageSize = this.#out[1]
     this.#kind = KIND_NAMES[this.#out[2]]
@@ -186,6 +183,17 @@ class Channel {
     if (this.#kind === 'spsc' && (this.#region.byteOffset & 3) === 0) {
       this.#ring = new SpscRing(this.#id, this.#region, this.#capacity, this.#maxMessageSize)
     }
+  }
+
+  // The pending-call queues and their attempts. Made here, not in the constructor: a closure
+  // made there over `this` would share the constructor's context with the waiter threads'
+  // callback, which the native side holds strongly until close(); that callback would then
+  // keep the Channel alive, and an unclosed Channel would never be collected and finalized.
+  #makePending () {
+    return new PendingOps(this.#id, (which, op) => {
+      if (which === READ) return this.receive() ?? undefined
+      return this.send(op.data) ? 'ok' : undefined
+    }, (data) => this.#byteLengthOf(data))
   }
 
   /**

@@ -156,7 +156,7 @@ static int reserve_now(shmem_channel_t *ch, uint64_t n) {
   uint64_t span = rec_span(n);
   int multi = ch->kind != SHMEM_CHANNEL_SPSC;
   uint64_t *lock = f64(ch, H_SEND_LOCK);
-  if (multi && shmem__lock_acquire(lock, LOCK_TRY_NS) < 0) return -EAGAIN;
+  if (multi && shmem__channel_lock_acquire(lock, LOCK_TRY_NS) < 0) return -EAGAIN;
   uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
   /* The head as we last read it: it only moves forward, so an old value only understates the
    * room, and reading the receivers' cache line once per ring's worth of messages instead of
@@ -200,7 +200,7 @@ static int reserve_now(shmem_channel_t *ch, uint64_t n) {
       if (multi) STORE(f32(ch, H_TAIL), (uint32_t)(pos + span), REL);
     }
   }
-  if (multi) shmem__lock_release(lock);
+  if (multi) shmem__channel_lock_release(lock);
   if (r == 0) register_sender(ch);
   return r;
 }
@@ -280,7 +280,7 @@ int shmem_channel_send(shmem_channel_t *ch, const void *data, uint64_t len) {
 /* Is the RESERVED record at pos abandoned? Checks liveness at most once per STUCK_CHECK_NS
  * for the same record, so a receiver polling a slow, live sender does not make a system call
  * per poll. */
-int shmem__reserved_dead(shmem_channel_t *ch, uint64_t pos, const record_t *rec) {
+int shmem__channel_reserved_dead(shmem_channel_t *ch, uint64_t pos, const record_t *rec) {
   if (ch->stuck_pos != pos) {
     ch->stuck_pos = pos;
     ch->stuck_since_ns = shmem_now_ns();
@@ -292,7 +292,7 @@ int shmem__reserved_dead(shmem_channel_t *ch, uint64_t pos, const record_t *rec)
   if (now - ch->stuck_since_ns < STUCK_CHECK_NS) return 0;
   ch->stuck_since_ns = now;
   uint32_t start = LOAD(&rec->start, RLX); /* 0: its sender could not read /proc */
-  ch->stuck_dead = shmem__process_dead(LOAD(&rec->pid, RLX), start, start != 0);
+  ch->stuck_dead = shmem__channel_process_dead(LOAD(&rec->pid, RLX), start, start != 0);
   return ch->stuck_dead;
 }
 
@@ -335,7 +335,7 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
         if (ch->kind == SHMEM_CHANNEL_SPSC || length > ch->max_message_size) {
           return SHMEM_EBADSTATE;
         }
-        if (!shmem__reserved_dead(ch, head, rec)) return -EAGAIN;
+        if (!shmem__channel_reserved_dead(ch, head, rec)) return -EAGAIN;
         uint32_t expected = REC_RESERVED;
         if (__atomic_compare_exchange_n(&rec->state, &expected, REC_ABORTED, 0, ACQ, ACQ)) {
           __atomic_fetch_add(f64(ch, H_ABANDONED), 1, RLX);
@@ -354,12 +354,12 @@ static int head_record(shmem_channel_t *ch, uint64_t *pos, uint64_t *len, int *m
 
 static int recv_lock(shmem_channel_t *ch, int64_t timeout_ns) {
   if (ch->kind != SHMEM_CHANNEL_MPMC) return 0;
-  return shmem__lock_acquire(f64(ch, H_RECV_LOCK), timeout_ns);
+  return shmem__channel_lock_acquire(f64(ch, H_RECV_LOCK), timeout_ns);
 }
 
 static void recv_unlock(shmem_channel_t *ch) {
   if (ch->kind != SHMEM_CHANNEL_MPMC) return;
-  shmem__lock_release(f64(ch, H_RECV_LOCK));
+  shmem__channel_lock_release(f64(ch, H_RECV_LOCK));
   /* Receivers waiting for the lock sleep with the ones waiting for data. */
   wake(ch, H_DATA_SEQ, H_DATA_WAITERS);
 }

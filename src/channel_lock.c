@@ -3,6 +3,7 @@
 #include "channel_internal.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -37,7 +38,7 @@ void shmem__channel_identity(uint32_t *pid, uint32_t *start) {
  * a process is dead too. Where /proc does not show the pid (not mounted, or hidden from us by
  * hidepid) or cannot be read, only kill(pid, 0) decides: a live process is never called dead
  * on a guess. */
-int shmem__process_dead(uint32_t pid, uint32_t start, int check_start) {
+int shmem__channel_process_dead(uint32_t pid, uint32_t start, int check_start) {
   if (pid == 0 || pid > (uint32_t)INT_MAX) return 1;
   uint32_t me, my_start;
   shmem__channel_identity(&me, &my_start);
@@ -72,14 +73,14 @@ static inline uint64_t lock_word(uint32_t pid, uint32_t start) {
   return (uint64_t)start << 32 | pid;
 }
 
-int shmem__lock_dead(uint64_t held) {
+int shmem__channel_lock_dead(uint64_t held) {
   uint32_t start = (uint32_t)(held >> 32);
-  return shmem__process_dead((uint32_t)held, start, start != 0);
+  return shmem__channel_process_dead((uint32_t)held, start, start != 0);
 }
 
 /* 0, or -EAGAIN when timeout_ns (< 0: none) passes with the lock held by a live process. The
  * clock is read only once the lock turned out to be busy. */
-int shmem__lock_acquire(uint64_t *word, int64_t timeout_ns) {
+int shmem__channel_lock_acquire(uint64_t *word, int64_t timeout_ns) {
   uint32_t me, start;
   shmem__channel_identity(&me, &start);
   const uint64_t mine = lock_word(me, start);
@@ -95,7 +96,7 @@ int shmem__lock_acquire(uint64_t *word, int64_t timeout_ns) {
     if ((i & 63) == 0) {
       /* The holder may have died holding it: take it over from a dead one. (Our own word is
        * another thread of this process, alive; our pid with another start time is not us.) */
-      if (expected != 0 && expected != mine && shmem__lock_dead(expected) &&
+      if (expected != 0 && expected != mine && shmem__channel_lock_dead(expected) &&
           __atomic_compare_exchange_n(word, &expected, mine, 0, ACQ, RLX)) {
         return 0;
       }
@@ -107,7 +108,7 @@ int shmem__lock_acquire(uint64_t *word, int64_t timeout_ns) {
 
 /* Frees the lock if this process still holds it: a holder that was wrongly judged dead (and
  * taken over) must not free its taker's lock. */
-void shmem__lock_release(uint64_t *word) {
+void shmem__channel_lock_release(uint64_t *word) {
   uint32_t me, start;
   shmem__channel_identity(&me, &start);
   uint64_t mine = lock_word(me, start);

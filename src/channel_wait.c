@@ -23,7 +23,7 @@ int shmem_channel_readable(shmem_channel_t *ch) {
       }
       if (now - ch->lock_seen_ns < STUCK_CHECK_NS) return 0;
       ch->lock_seen_ns = now;
-      if (!shmem__lock_dead(held)) return 0;
+      if (!shmem__channel_lock_dead(held)) return 0;
     }
   }
   uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
@@ -33,7 +33,7 @@ int shmem_channel_readable(shmem_channel_t *ch) {
   if (!span_ok(ch, head, tail)) return 1;
   record_t *rec = rec_at(ch, head);
   if (LOAD(&rec->state, ACQ) != REC_RESERVED) return 1;
-  return shmem__reserved_dead(ch, head, rec);
+  return shmem__channel_reserved_dead(ch, head, rec);
 }
 
 static int writable(shmem_channel_t *ch, uint64_t n) {

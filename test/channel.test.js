@@ -371,6 +371,51 @@ test('a channel of another format version is refused with a message that says so
   ch.send('still fine')
 })
 
+test('a Channel nobody closes or references is collected, and its finalizer lets go of it', async () => {
+  // In a child with --expose-gc: channels of each kind, attached and dropped without close()
+  // (one with a receiveAsync that ran through its waiter thread), must all be collected, and
+  // the mappings of created-and-dropped ones must go.
+  const r = await runSnippet(`
+    const { Channel } = shmem
+    const fs = require('fs')
+    const seg = shmem.memfd(Channel.byteLength({ capacity: 4096, kind: 'mpsc' }))
+    // (Each in a function of its own: a suspended async function keeps its dead locals.)
+    const refs = []
+    ;(() => {
+      for (const kind of ['spsc', 'mpsc', 'mpmc']) {
+        refs.push(new WeakRef(Channel.init(seg, 0, seg.size, { capacity: 4096, kind })))
+        for (let i = 0; i < 10; i++) refs.push(new WeakRef(Channel.attach(seg, 0)))
+      }
+    })()
+    await (async () => {
+      const waited = Channel.attach(seg, 0)
+      refs.push(new WeakRef(waited))
+      // Through the waiter thread: null at 20 ms.
+      assert.strictEqual(await waited.receiveAsync({ timeout: 20 }), null)
+    })()
+    const maps = () => fs.readFileSync('/proc/self/maps', 'utf8').split(String.fromCharCode(10))
+      .filter((l) => l.includes(process.argv[2])).length
+    ;(() => {
+      for (let i = 0; i < 20; i++) {
+        const name = process.argv[2] + '-' + i
+        Channel.create(name, { capacity: 4096, kind: 'spsc' })
+        shmem.unlink(name)
+      }
+    })()
+    // deref() keeps a live target until the end of the job: collect in a job of its own.
+    const tick = () => new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 20; i++) {
+      await tick()
+      globalThis.gc()
+      await tick()
+      if (!refs.some((w) => w.deref() !== undefined) && maps() === 0) break
+    }
+    console.log(refs.filter((w) => w.deref() !== undefined).length + ' ' + maps())
+  `, { args: [uniqueName('collected')], nodeArgs: ['--expose-gc'], timeout: 60000 })
+  assert.strictEqual(r.code, 0, r.stderr)
+  assert.strictEqual(r.stdout.trim(), '0 0', 'channels left alive, mappings left')
+})
+
 test('garbage written into the header and the records: ERR_SHMEM_BAD_STATE, no crash', async () => {
   for (const kind of ['spsc', 'mpsc', 'mpmc']) {
     const name = trackPosix(uniqueName('channel-garbage'))
