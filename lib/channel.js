@@ -51,23 +51,6 @@ function noMagic (segment) {
   return first[0] === 0 && first[1] === 0 && first[2] === 0 && first[3] === 0
 }
 
-// A channel's magic and the format version this build reads, as u32 in the host's byte order
-// like every header field (include/shmem.h, docs/channel-format.md).
-const MAGIC = 0x43484d53
-const FORMAT_VERSION = 2
-
-// For a header that failed to attach: a clearer error when it is a channel of another format
-// version (another build of shmem made it), else null.
-function otherVersion (segment, offset) {
-  if (segment.size < offset + 8) return null
-  const header = segment.view(Buffer, offset, 8)
-  const [magic, version] = new Uint32Array(header.buffer, header.byteOffset, 2)
-  if (magic !== MAGIC || version === FORMAT_VERSION) return null
-  return coded(Error, 'ERR_SHMEM_BAD_STATE', `The channel has format version ${version}; this ` +
-    `build of shmem reads version ${FORMAT_VERSION} only (a process running another version ` +
-    'made it: all processes on one channel need the same format)')
-}
-
 // A Channel collected without close(): stop its waiter threads and let go of its segment.
 const finalizer = new FinalizationRegistry((id) => binding.channelClose(id))
 
@@ -157,15 +140,11 @@ class Channel {
     // The waiter threads' callback holds the channel weakly, so that a channel nobody
     // references can be collected; the registry then closes its native side.
     const self = new WeakRef(this)
-    try {
-      this.#id = binding.channelOpen(handleOf(segment), offset, byteLength, init, o.capacity,
-        o.maxMessageSize, o.kind, this.#out, (which, result) => {
-          const channel = self.deref()
-          if (channel !== undefined) channel.#pending.onWake(which, result)
-        })
-    } catch (err) {
-      throw (err.code === 'ERR_SHMEM_BAD_STATE' && !init && otherVersion(segment, offset)) || err
-    }
+    this.#id = binding.channelOpen(handleOf(segment), offset, byteLength, init, o.capacity,
+      o.maxMessageSize, o.kind, this.#out, (which, result) => {
+        const channel = self.deref()
+        if (channel !== undefined) channel.#pending.onWake(which, result)
+      })
     finalizer.register(this, this.#id, this)
     this.#pending = this.#makePending()
     this.#capacity = this.#out[0]
@@ -259,6 +238,10 @@ class Channel {
     }
   }
 
+  /**
+   * Formats byteLength bytes of segment at offset (a multiple of 64) as an empty channel.
+   * The segment stays the caller's: close the channel before the segment.
+   */
   static init (segment, offset, byteLength, options) {
     if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
     offset = validateInteger(offset, 'offset', 0, segment.size)

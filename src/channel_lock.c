@@ -32,12 +32,12 @@ void shmem__channel_identity(uint32_t *pid, uint32_t *start) {
   *start = (uint32_t)id;
 }
 
-/* 1 when the process (pid, start) is gone: no such pid, a zombie (killed, not yet reaped: it
- * will never write again, though kill(pid, 0) still succeeds), or, with check_start, a pid
- * that now names a process started at another time (the pid was reused). A pid that cannot be
- * a process is dead too. Where /proc does not show the pid (not mounted, or hidden from us by
- * hidepid) or cannot be read, only kill(pid, 0) decides: a live process is never called dead
- * on a guess. */
+/* 1 when the process (pid, start) is gone: no such pid, a zombie with no thread left (killed,
+ * not yet reaped: it will never write again, though kill(pid, 0) still succeeds), or, with
+ * check_start, a pid that now names a process started at another time (the pid was reused).
+ * A pid that cannot be a process is dead too. Where /proc does not show the pid (not mounted,
+ * or hidden from us by hidepid) or cannot be read, only kill(pid, 0) decides: a live process
+ * is never called dead on a guess. */
 int shmem__channel_process_dead(uint32_t pid, uint32_t start, int check_start) {
   if (pid == 0 || pid > (uint32_t)INT_MAX) return 1;
   uint32_t me, my_start;

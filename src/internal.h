@@ -46,7 +46,6 @@ int64_t shmem__huge_pages_free(void);
  * huge pages, which is what the user needs to hear; other codes pass through. */
 int shmem__hugetlb_error(int code);
 
-/* Rounds v up to a multiple of the power of two align. */
 /* /proc/<tid>/stat: the start time (field 22), whether the task has ended (a zombie, or
  * dead) and, when threads is not NULL, its process's thread count (field 20). 0; -ENOENT
  * when there is no such entry (no such task, or /proc not mounted or hidden from us: the
@@ -54,6 +53,7 @@ int shmem__hugetlb_error(int code);
  * negative errno. */
 int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended, long *threads);
 
+/* Rounds v up to a multiple of the power of two align. */
 static inline uint64_t shmem__align_up(uint64_t v, uint64_t align) {
   return (v + align - 1) & ~(align - 1);
 }

@@ -139,6 +139,18 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
                        "(see Channel.byteLength())");
     } else if (r == -EINVAL) {
       shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE", "The channel options are invalid");
+    } else if (r == SHMEM_EBADSTATE && !init && length >= 8 &&
+               __atomic_load_n((const uint32_t *)mem, __ATOMIC_RELAXED) == SHMEM_CHANNEL_MAGIC &&
+               __atomic_load_n((const uint32_t *)mem + 1, __ATOMIC_RELAXED) !=
+                   SHMEM_CHANNEL_VERSION) {
+      /* A channel's magic with another version: another build of shmem made it. Said
+       * apart from garbage for the message only (the C core reports both as BADSTATE). */
+      uint32_t version = __atomic_load_n((const uint32_t *)mem + 1, __ATOMIC_RELAXED);
+      shmem_napi_throw(env, "Error", "ERR_SHMEM_BAD_STATE",
+                       "The channel has format version %u; this build of shmem reads version "
+                       "%u only (a process running another version made it: all processes on "
+                       "one channel need the same format)",
+                       version, SHMEM_CHANNEL_VERSION);
     } else {
       shmem_napi_channel_throw(env, r);
     }
@@ -150,8 +162,8 @@ static napi_value channel_open(napi_env env, napi_callback_info info) {
   napi_status st = napi_create_reference(env, argv[7], 1, &h->out_ref);
   if (st == napi_ok) st = napi_create_string_utf8(env, "shmem.channel", NAPI_AUTO_LENGTH, &name);
   if (st == napi_ok) {
-    st = napi_create_threadsafe_function(env, argv[8], NULL, name, 0, 1, NULL, NULL, h, shmem_napi_channel_call_js,
-                                         &h->tsfn);
+    st = napi_create_threadsafe_function(env, argv[8], NULL, name, 0, 1, NULL, NULL, h,
+                                         shmem_napi_channel_call_js, &h->tsfn);
   }
   if (st == napi_ok) st = napi_unref_threadsafe_function(env, h->tsfn);
   if (st == napi_ok) st = napi_add_env_cleanup_hook(env, shmem_napi_channel_cleanup_hook, h);
