@@ -94,7 +94,7 @@ async function child (spec) {
 // The create + map + close + unlink cycle of one contender, one name per iteration.
 function createLoop (kind, size) {
   if (kind === 'sta') {
-    const shm = require('shm-typed-array')
+    const shm = require('../scripts/peers').requirePeer('shm-typed-array')
     return (names) => {
       for (const name of names) {
         try {

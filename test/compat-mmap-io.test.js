@@ -10,6 +10,7 @@ const path = require('path')
 const { tempDir, runNode, runSnippet, fixture } = require('./helpers')
 const seeds = require('./fixtures/compat-seeds')
 const mmap = require('../compat/mmap-io')
+const { peerMissing, peersDir } = require('../scripts/peers')
 
 const SEED = '004_33aabae9a73b4624.txt'
 const PAGE = mmap.PAGESIZE
@@ -180,22 +181,11 @@ test('misuse that crashes the original throws here (child process exits 0)', asy
   assert.match(r.stdout, /^misuse ok$/m)
 })
 
-// The real package, where it is built: the same constants and the same answers for the
-// README's calls, and the 2 GiB limit this module does not have. The @riaskov fork ships C++
-// sources only and builds them in an install script, which package.json's allowScripts does
-// not run (a clean install stays offline and free of C++ builds): run
-// `npm rebuild @riaskov/mmap-io` to build it and this test runs too.
-let original = null
-let originalMissing = '@riaskov/mmap-io is not installed'
-try {
-  original = require.resolve('@riaskov/mmap-io')
-  require(original)
-} catch (err) {
-  if (original !== null) {
-    originalMissing = `@riaskov/mmap-io is installed but not built (${err.code || err.message})`
-  }
-  original = null
-}
+// The real package, where `npm run peers` installed and built it for this Node (scripts/peers.js):
+// the same constants and the same answers for the README's calls, and the 2 GiB limit this
+// module does not have.
+const originalMissing = peerMissing('@riaskov/mmap-io')
+const original = originalMissing ? null : require.resolve('@riaskov/mmap-io', { paths: [peersDir] })
 
 test('the same constants and answers as @riaskov/mmap-io (child process)',
   { skip: original ? false : originalMissing }, async () => {
