@@ -2,7 +2,6 @@
 // map(): raw mmap(2) returning a Buffer, in the shape mmap-io users know.
 
 const { constants: { MAX_LENGTH } } = require('buffer')
-const { markAsUntransferable } = require('worker_threads')
 const binding = require('./binding')
 const { ADVICE } = require('./segment')
 const { invalidArgValue, invalidArgType } = require('./errors')
@@ -50,8 +49,10 @@ function map (size, protection, flags, fd, offset = 0, advice) {
       throw invalidArgType('advice', 'of type string or number', advice)
     }
   }
+  // The mapping goes when V8 frees the ArrayBuffer's backing store, which a transfer() moves
+  // along with the memory: it needs no mark against transfer (a mark that, from Node 24 on,
+  // would also stop Node from detaching the buffer at a worker's exit).
   const ab = binding.map(size, protection, flags, fd, offset, adviceNumber)
-  markAsUntransferable(ab)
   return Buffer.from(ab, 0, size)
 }
 

@@ -3,7 +3,7 @@
 
 const { constants: { MAX_LENGTH } } = require('buffer')
 const { inspect } = require('util')
-const { markAsUntransferable, isMainThread } = require('worker_threads')
+const { isMainThread } = require('worker_threads')
 const binding = require('./binding')
 const { coded, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
   require('./errors')
@@ -25,6 +25,15 @@ for (const [key, value] of Object.entries(binding.constants)) {
   if (key.startsWith('MADV_')) ADVICE[key.slice(5).toLowerCase()] = value
 }
 const ADVICE_NUMBERS = new Set(Object.values(ADVICE))
+
+// How close() detaches an ArrayBuffer: transfer(0) detaches it (its memory stays with no
+// object) where the runtime has transfer(), and throws where a V8 detach key forbids it (a
+// markAsUntransferable() of the user's, from Node 24 on), which napi_detach_arraybuffer would
+// answer with an abort. Without transfer() (Node 20) the binding detaches; there a mark is no
+// detach key.
+const detachInJs = typeof ArrayBuffer.prototype.transfer === 'function'
+  ? (ab) => { ab.transfer(0) }
+  : undefined
 
 // Only the factories in this package make Segments; the token keeps `new Segment()` out.
 const kConstruct = Symbol('shmem.Segment')
@@ -129,7 +138,6 @@ class Segment {
     if (this.#arrayBuffer === null) {
       if (this.#size > MAX_LENGTH) throw this.#tooLarge()
       const ab = binding.arrayBuffer(this.#handle, 0, this.#size)
-      markAsUntransferable(ab)
       owners.set(ab, { segment: this, base: 0 })
       this.#arrayBuffer = ab
     }
@@ -180,7 +188,6 @@ class Segment {
           '(buffer.constants.MAX_LENGTH bytes) for a window of a segment this large', length)
       }
       ab = binding.arrayBuffer(this.#handle, byteOffset, byteLength)
-      markAsUntransferable(ab)
       owners.set(ab, { segment: this, base: byteOffset })
       start = 0
     }
@@ -303,6 +310,9 @@ class Segment {
   /**
    * Unmaps and closes the fd. Every Buffer, TypedArray and DataView this segment handed out
    * becomes detached (length 0) first. Idempotent. The name stays: see unlink()/remove().
+   * A buffer that escaped the detach (moved by ArrayBuffer.prototype.transfer() or a
+   * postMessage transfer list, or marked with markAsUntransferable) keeps the mapping alive
+   * until it is garbage-collected: no touch of it can fault.
    */
   close () {
     if (this.#closed) return
@@ -310,7 +320,7 @@ class Segment {
     this.#closed = true
     this.#arrayBuffer = null
     this.#buffer = null
-    binding.close(this.#handle)
+    binding.close(this.#handle, detachInJs)
   }
 
   /** shm_unlink(3) (POSIX). True, or false when the name was already gone. */

@@ -5,6 +5,7 @@
 const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('fs')
+const { constants: { MAX_LENGTH } } = require('buffer')
 const path = require('path')
 const { shmem, uniqueName, trackPosix, tempDir, cleanup, runSnippet } = require('./helpers')
 
@@ -74,7 +75,8 @@ test('bad inputs each give their documented error', () => {
     ['sysv.create(size 0)', () => shmem.sysv.create(null, 0), RANGE],
     ['open(size 0.5)', () => shmem.open(name, { size: 0.5 }), RANGE],
     ['map(size 0)', () => shmem.map(0, RW, MAP_SHARED | MAP_ANONYMOUS, -1), RANGE],
-    ['map(size over MAX_LENGTH)', () => shmem.map(2 ** 40, RW, MAP_SHARED | MAP_ANONYMOUS, -1), RANGE],
+    // The runtime's own limit: 2^32 on Node 20, 2^53 - 1 from Node 22 on.
+    ['map(size over MAX_LENGTH)', () => shmem.map(MAX_LENGTH + 1, RW, MAP_SHARED | MAP_ANONYMOUS, -1), RANGE],
     // names
     ["create('a/b')", () => shmem.create('a/b', 4096), VALUE],
     ["create('')", () => shmem.create('', 4096), VALUE],
@@ -230,4 +232,24 @@ test('the binding checks its arguments again in C', async () => {
   assert.equal(r.signal, null, r.stderr)
   assert.equal(r.code, 0, r.stderr)
   assert.equal(r.stdout.trim(), 'ok')
+})
+
+test("errno names and texts are Node's own (the core's table, read without libuv)", () => {
+  const binding = require('../lib/binding')
+  const nodeMap = require('util').getSystemErrorMap()
+  let checked = 0
+  for (const [name, number] of Object.entries(require('os').constants.errno)) {
+    const [ours, text] = binding.errorText(-number)
+    if (ours === 'EUNKNOWN') continue
+    const node = nodeMap.get(-number)
+    // Aliases (EWOULDBLOCK is EAGAIN) share a number: compare by number, name Node's way.
+    if (node) {
+      assert.equal(ours, node[0], `name of ${name}`)
+      assert.equal(text, node[1], `text of ${name}`)
+    } else {
+      assert.equal(text, null, `${name}: Node has no text, the table must not invent one`)
+    }
+    checked++
+  }
+  assert.ok(checked >= 40, `only ${checked} errnos checked`)
 })

@@ -27,6 +27,7 @@ typedef struct segment_handle_s {
 struct ab_link_s {
   segment_handle_t *owner;
   napi_ref ref; /* weak: it must not keep the ArrayBuffer alive */
+  bool detached; /* close() detached it: no JS object reaches its memory any more */
   ab_link_t *prev, *next;
 };
 
@@ -45,6 +46,22 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   handle_release((segment_handle_t *)data);
 }
 
+/* After close(): unmaps once no ArrayBuffer that close() could not detach is left, and no
+ * native user (a waiter thread, a channel) still works on the mapping. */
+static void unmap_if_unreachable(segment_handle_t *h) {
+  for (ab_link_t *link = h->abs; link != NULL; link = link->next) {
+    if (!link->detached) return;
+  }
+  if (h->busy > 0) {
+    h->unmap_pending = true;
+  } else {
+    shmem_segment_close(&h->seg);
+  }
+}
+
+/* Runs when V8 frees the ArrayBuffer's backing store: the memory follows the backing store,
+ * not the first ArrayBuffer object (ArrayBuffer.prototype.transfer() and a postMessage
+ * transfer list move it to another), so only now is this range unreachable from JS. */
 static void ab_finalize(napi_env env, void *data, void *hint) {
   (void)data;
   ab_link_t *link = (ab_link_t *)hint;
@@ -54,6 +71,7 @@ static void ab_finalize(napi_env env, void *data, void *hint) {
   if (link->next != NULL) link->next->prev = link->prev;
   if (link->ref != NULL) napi_delete_reference(env, link->ref);
   free(link);
+  if (h->closed) unmap_if_unreachable(h);
   handle_release(h);
 }
 
@@ -175,35 +193,56 @@ napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info) {
   return ab;
 }
 
-/* close(handle): detach every ArrayBuffer, then unmap and close the fd. Idempotent. */
+/* Detaches ab for close(); false when it cannot be. Not when someone else already did: it was
+ * transferred, and its memory lives on in the ArrayBuffer it moved to. detach is a JS function
+ * that detaches without the risk of napi_detach_arraybuffer, or undefined: from Node 24 on, a
+ * markAsUntransferable() of the user's is a V8 detach key, and napi_detach_arraybuffer aborts
+ * the process on such a buffer instead of failing (lib/segment.js says how it detaches). */
+static bool detach(napi_env env, napi_value ab, napi_value fn) {
+  bool detached = true;
+  if (napi_is_detached_arraybuffer(env, ab, &detached) != napi_ok || detached) return false;
+  napi_valuetype t = napi_undefined;
+  if (fn == NULL || napi_typeof(env, fn, &t) != napi_ok || t != napi_function) {
+    return napi_detach_arraybuffer(env, ab) == napi_ok;
+  }
+  napi_value undefined, ignored;
+  if (napi_get_undefined(env, &undefined) != napi_ok ||
+      napi_call_function(env, undefined, fn, 1, &ab, &ignored) != napi_ok) {
+    return false;
+  }
+  return napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && detached;
+}
+
+/* close(handle[, detach]): detaches every ArrayBuffer it can, then unmaps and closes the fd.
+ * Idempotent. An ArrayBuffer it cannot detach (transferred, marked, or already
+ * collected while its backing store lives on elsewhere) may still reach the memory: then the
+ * mapping stays until V8 frees the last such backing store (ab_finalize), rather than let a
+ * touch fault. A waiter thread still sleeping on the mapping (or polling the fd), or a
+ * channel's, is told to stop, and the last one to finish unmaps: until then neither the memory
+ * nor the fd number may go. */
 napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
+  size_t argc = 2;
+  napi_value argv[2] = {NULL, NULL};
   NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
   if (h == NULL || h->closed) return NULL;
   h->closed = true;
-  bool all_detached = true;
   for (ab_link_t *link = h->abs; link != NULL; link = link->next) {
     napi_value ab = NULL;
-    if (link->ref == NULL) continue;
-    if (napi_get_reference_value(env, link->ref, &ab) != napi_ok) {
-      all_detached = false;
+    if (link->ref == NULL || napi_get_reference_value(env, link->ref, &ab) != napi_ok ||
+        ab == NULL) {
       continue;
     }
-    if (ab != NULL && napi_detach_arraybuffer(env, ab) != napi_ok) all_detached = false;
+    if (detach(env, ab, argc > 1 ? argv[1] : NULL)) link->detached = true;
   }
-  /* If an ArrayBuffer could not be detached, JS can still reach the memory: leave it mapped
-   * until the last ArrayBuffer is collected rather than let a touch fault. A waiter thread
-   * still sleeping on the mapping (or polling the fd), or a channel's, is told to stop, and
-   * the last one to finish unmaps: until then neither the memory nor the fd number may go. */
-  if (!all_detached) return NULL;
-  if (h->busy > 0) {
-    h->unmap_pending = true;
-    shmem_napi_cancel_waiters(env, h);
-  } else {
-    shmem_segment_close(&h->seg);
+  /* A throw from detach left that buffer attached: the mapping stays, and close() succeeds. */
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
   }
+  if (h->busy > 0) shmem_napi_cancel_waiters(env, h);
+  unmap_if_unreachable(h);
   return NULL;
 }
 
