@@ -32,6 +32,10 @@ extern "C" {
 const char *shmem_err_name(int err);
 /* A one-line description of an error. Never NULL. */
 const char *shmem_strerror(int err);
+/* The lower-case text Node.js (libuv) gives a negative errno, "no such file or directory",
+ * for the errnos the core returns; NULL for any other value, and for an errno libuv has no
+ * text for (EIDRM). Bindings use it to word errors as Node's fs module does. */
+const char *shmem_err_node_text(int err);
 
 typedef struct shmem_err_s {
   int code;            /* the value the function returned */

@@ -427,6 +427,26 @@ static void raw_finalize(napi_env env, void *data, void *hint) {
 
 /* map(size, prot, flags, fd, offset, advice): raw mmap(2) as an ArrayBuffer that unmaps when
  * it is collected. advice -1 gives none. */
+/* errorText(code): [name, text or null] as the binding words an error with that code; for the
+ * test that keeps the core's table of Node's texts equal to the running Node's own. */
+static napi_value error_text(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  int32_t code;
+  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &code));
+  const char *text = shmem_err_node_text(code);
+  napi_value result, name_v, text_v;
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
+  NAPI_CALL(env, napi_create_string_utf8(env, shmem_err_name(code), NAPI_AUTO_LENGTH, &name_v));
+  if (text != NULL) {
+    NAPI_CALL(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &text_v));
+  } else {
+    NAPI_CALL(env, napi_get_null(env, &text_v));
+  }
+  NAPI_CALL(env, napi_set_element(env, result, 0, name_v));
+  NAPI_CALL(env, napi_set_element(env, result, 1, text_v));
+  return result;
+}
+
 static napi_value map(napi_env env, napi_callback_info info) {
   GET_ARGS(6);
   uint64_t size, offset;
@@ -500,6 +520,7 @@ NAPI_MODULE_INIT() {
       {"unlockMemory", unlock_memory},
       {"stat", stat_},
       {"map", map},
+      {"errorText", error_text},
   };
   instance_t *inst = calloc(1, sizeof(*inst));
   if (inst == NULL) return NULL;

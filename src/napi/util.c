@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <uv.h>
 
 static bool exception_pending(napi_env env) {
   bool pending = false;
@@ -97,17 +96,14 @@ void shmem_napi_throw_core(napi_env env, const shmem_err_t *err, const char *pat
     return;
   }
 
-  /* On Unix libuv's error codes are negative errno values, so uv gives Node's names and
-   * texts; an errno libuv does not know (EIDRM) gets the core's name and strerror. */
-  const char *name = uv_err_name(code);
+  /* Named and worded as Node names and words them (libuv's texts, kept in the core), without
+   * calling libuv, which not every runtime that loads Node-API addons has (Bun has no
+   * uv_err_name); an errno libuv has no text for (EIDRM) gets strerror's, in lower case. */
+  const char *name = shmem_err_name(code);
+  const char *text = shmem_err_node_text(code);
   char desc[256];
-  if (strncmp(name, "Unknown", 7) == 0) {
-    name = shmem_err_name(code);
-    snprintf(desc, sizeof(desc), "%s", shmem_strerror(code));
-    if (desc[0] >= 'A' && desc[0] <= 'Z') desc[0] = (char)(desc[0] - 'A' + 'a');
-  } else {
-    snprintf(desc, sizeof(desc), "%s", uv_strerror(code));
-  }
+  snprintf(desc, sizeof(desc), "%s", text != NULL ? text : shmem_strerror(code));
+  if (text == NULL && desc[0] >= 'A' && desc[0] <= 'Z') desc[0] = (char)(desc[0] - 'A' + 'a');
   char msg[1024];
   snprintf(msg, sizeof(msg), "%s: %s, %s%s", name, desc, syscall, where);
 
