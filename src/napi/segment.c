@@ -206,8 +206,13 @@ static bool detach(napi_env env, napi_value ab, napi_value fn) {
     return napi_detach_arraybuffer(env, ab) == napi_ok;
   }
   napi_value undefined, ignored;
-  if (napi_get_undefined(env, &undefined) != napi_ok ||
-      napi_call_function(env, undefined, fn, 1, &ab, &ignored) != napi_ok) {
+  if (napi_get_undefined(env, &undefined) != napi_ok) return false;
+  if (napi_call_function(env, undefined, fn, 1, &ab, &ignored) != napi_ok) {
+    /* A detach key: this buffer stays attached (and the mapping with it), close() goes on. */
+    bool pending = false;
+    if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
     return false;
   }
   return napi_is_detached_arraybuffer(env, ab, &detached) == napi_ok && detached;
@@ -227,6 +232,8 @@ napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
   segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
   if (h == NULL || h->closed) return NULL;
   h->closed = true;
+  /* detach() runs JS, but no ab_finalize can run inside this loop and change the list: Node
+   * calls an external ArrayBuffer's finalizer from a later turn of the event loop. */
   for (ab_link_t *link = h->abs; link != NULL; link = link->next) {
     napi_value ab = NULL;
     if (link->ref == NULL || napi_get_reference_value(env, link->ref, &ab) != napi_ok ||
@@ -234,12 +241,6 @@ napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
       continue;
     }
     if (detach(env, ab, argc > 1 ? argv[1] : NULL)) link->detached = true;
-  }
-  /* A throw from detach left that buffer attached: the mapping stays, and close() succeeds. */
-  bool pending = false;
-  if (napi_is_exception_pending(env, &pending) == napi_ok && pending) {
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
   }
   if (h->busy > 0) shmem_napi_cancel_waiters(env, h);
   unmap_if_unreachable(h);
