@@ -15,7 +15,7 @@ export {
 export type {
   SegmentKind, Size, Advice, TypedArrayConstructor, MapOptions, CreateOptions, OpenOptions,
   MemfdOptions, FromFdOptions, MapFileOptions, SyncOptions, RangeOptions, Residency,
-  SegmentStat, SysvStat, FileLockMode, LockResult, TryLockResult, WaitResult,
+  SegmentStat, SysvStat, StatOf, FileLockMode, LockResult, TryLockResult, WaitResult,
   SyncWaitOptions, AsyncWaitOptions, Creator, ListEntry, GcEntry, ChannelKind, ChannelData,
   ChannelOptions, ChannelCreateOptions, ChannelWaitOptions, ChannelAsyncOptions, ChannelStats
 } from './index.js'

@@ -142,11 +142,19 @@ declare namespace shmem {
     ctime: Date
   }
 
-  export class Segment {
+  /** What stat() returns for a segment of kind K: SysvStat for System V, else SegmentStat. */
+  export type StatOf<K extends SegmentKind> = K extends 'sysv' ? SysvStat : SegmentStat
+
+  /**
+   * A mapped segment. K is its kind when the call that made it decides it (create() gives
+   * Segment<'posix'>, sysv.create() Segment<'sysv'>), so that stat() has the matching shape.
+   * Plain Segment is a segment of any kind, whose stat() is SegmentStat | SysvStat.
+   */
+  export class Segment<K extends SegmentKind = SegmentKind> {
     private constructor ()
     /** '/name' (POSIX), the memfd's name, the file's path; null for System V. */
     readonly name: string | null
-    readonly kind: SegmentKind
+    readonly kind: K
     readonly size: number
     readonly readOnly: boolean
     /** The segment's own fd; null for System V and after close(). */
@@ -175,7 +183,7 @@ declare namespace shmem {
     lockMemory (options?: { onFault?: boolean }): void
     unlockMemory (): void
     /** fstat(2): SegmentStat; for System V, IPC_STAT: SysvStat. */
-    stat (): SegmentStat | SysvStat
+    stat (): StatOf<K>
     /** Unmaps; every Buffer and view it handed out becomes detached (length 0). Idempotent. */
     close (): void
     /** shm_unlink (POSIX only). False when the name was already gone. */
@@ -294,37 +302,37 @@ declare namespace shmem {
    * EEXIST when the name exists. options.autoUnlink: the name is removed when this process
    * closes the segment or ends.
    */
-  export function create (name: string, size: Size, options?: CreateOptions): Segment
+  export function create (name: string, size: Size, options?: CreateOptions): Segment<'posix'>
   /** Opens an existing POSIX object; its size comes from fstat unless options.size is given. */
-  export function open (name: string, options?: OpenOptions): Segment
+  export function open (name: string, options?: OpenOptions): Segment<'posix'>
   /**
    * Creates the object, or opens it when it exists; segment.created says which.
    * options.autoUnlink applies only when this call created the object.
    */
-  export function openOrCreate (name: string, size: Size, options?: CreateOptions): Segment
+  export function openOrCreate (name: string, size: Size, options?: CreateOptions): Segment<'posix'>
   /** shm_unlink(3). True, or false when there was nothing to unlink. */
   export function unlink (name: string): boolean
   /** An anonymous memfd (Linux); share it by handing segment.fd to another process. */
-  export function memfd (size: Size, options?: MemfdOptions): Segment
+  export function memfd (size: Size, options?: MemfdOptions): Segment<'memfd'>
   /**
    * Maps an fd this process inherited or received: a memfd, a POSIX object or a file (the
-   * kind says which). The segment holds a duplicate, so the caller may close fd.
+   * kind says which; never System V). The segment holds a duplicate, so the caller may close fd.
    */
-  export function fromFd (fd: number, options?: FromFdOptions): Segment
+  export function fromFd (fd: number, options?: FromFdOptions): Segment<'posix' | 'memfd' | 'file'>
   /**
    * Maps a file. options: size (default: the file from offset on), offset (any byte), create
    * (create the file, or extend it, to offset + size), mode, readOnly, private (MAP_PRIVATE).
    */
-  export function mapFile (path: string | URL | Buffer, options?: MapFileOptions): Segment
+  export function mapFile (path: string | URL | Buffer, options?: MapFileOptions): Segment<'file'>
 
   export const sysv: {
     /**
      * shmget(IPC_CREAT | IPC_EXCL) and shmat. key null: a fresh random key, read it from
      * segment.key. options.autoUnlink: IPC_RMID when this process closes the segment or ends.
      */
-    create (key: number | null, size: Size, options?: CreateOptions): Segment
+    create (key: number | null, size: Size, options?: CreateOptions): Segment<'sysv'>
     /** Attaches the segment with this key; options.size maps only its first bytes. */
-    open (key: number, options?: OpenOptions): Segment
+    open (key: number, options?: OpenOptions): Segment<'sysv'>
     /** IPC_RMID by key. True, or false when no segment has that key. */
     remove (key: number): boolean
   }
