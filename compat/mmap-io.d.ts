@@ -1,47 +1,49 @@
-// Types for shmem/compat/mmap-io: the API of the mmap-io package.
+// Types for shmem/compat/mmap-io: the API of the mmap-io package. The module's exports are
+// one object (module.exports = mmap), declared as a namespace and `export =`; mmap-io.d.mts
+// gives the same names to ESM.
 /// <reference types="node" />
 
-type FileDescriptor = number
+declare namespace mmap {
+  export type FileDescriptor = number
 
-interface MmapIo {
   /**
    * mmap(2) of fd as a Buffer, unmapped when the Buffer is garbage-collected.
    * size: 1 .. buffer.constants.MAX_LENGTH; offset: any byte offset.
    */
-  map (size: number, protection: number, privacy: number, fd: FileDescriptor,
+  export function map (size: number, protection: number, privacy: number, fd: FileDescriptor,
     offset?: number, advise?: number): Buffer
 
   /** madvise(2) over the whole Buffer, or over [offset, offset + length) of it. */
-  advise (buffer: Buffer, advise: number): void
-  advise (buffer: Buffer, offset: number, length: number, advise: number): void
+  export function advise (buffer: Buffer, advise: number): void
+  export function advise (buffer: Buffer, offset: number, length: number, advise: number): void
 
   /** mincore(2): [unmappedPages, mappedPages]. */
-  incore (buffer: Buffer): [number, number]
+  export function incore (buffer: Buffer): [number, number]
 
   /** msync(2): MS_ASYNC unless blockingSync, with MS_INVALIDATE when invalidatePages. */
-  sync (buffer: Buffer, offset?: number, length?: number, blockingSync?: boolean,
+  export function sync (buffer: Buffer, offset?: number, length?: number, blockingSync?: boolean,
     invalidatePages?: boolean): void
-  sync (buffer: Buffer, blockingSync: boolean, invalidatePages?: boolean): void
+  export function sync (buffer: Buffer, blockingSync: boolean, invalidatePages?: boolean): void
 
-  readonly PROT_READ: number
-  readonly PROT_WRITE: number
-  readonly PROT_EXEC: number
+  export const PROT_READ: number
+  export const PROT_WRITE: number
+  export const PROT_EXEC: number
   /** The README's spelling of PROT_EXEC. */
-  readonly PROT_EXECUTE: number
-  readonly PROT_NONE: number
-  readonly MAP_SHARED: number
-  readonly MAP_PRIVATE: number
-  readonly MAP_NONBLOCK: number
-  readonly MAP_POPULATE: number
-  readonly MADV_NORMAL: number
-  readonly MADV_RANDOM: number
-  readonly MADV_SEQUENTIAL: number
-  readonly MADV_WILLNEED: number
-  readonly MADV_DONTNEED: number
-  readonly PAGESIZE: number
+  export const PROT_EXECUTE: number
+  export const PROT_NONE: number
+  export const MAP_SHARED: number
+  export const MAP_PRIVATE: number
+  export const MAP_NONBLOCK: number
+  export const MAP_POPULATE: number
+  export const MADV_NORMAL: number
+  export const MADV_RANDOM: number
+  export const MADV_SEQUENTIAL: number
+  export const MADV_WILLNEED: number
+  export const MADV_DONTNEED: number
+  export const PAGESIZE: number
 
-  readonly default: MmapIo
+  /** The module itself, for code written as `require('mmap-io').default`. */
+  export { mmap as default }
 }
 
-declare const mmap: MmapIo
 export = mmap

@@ -1,13 +1,19 @@
 // Types for shmem/compat/mmap-ipc: the API of the mmap-ipc package, with Promise variants.
+// The module's exports are the class itself (module.exports = mmapIPC, which also carries
+// .mmapIPC and .default), declared as a class merged with a namespace and `export =`;
+// mmap-ipc.d.mts gives the same names to ESM.
 /// <reference types="node" />
 
 declare namespace mmapIPC {
-  interface LockAsyncOptions {
+  export interface LockAsyncOptions {
     /** Milliseconds to wait; the Promise resolves false when they run out. Default: no limit. */
     timeout?: number
     /** Abort the wait: the Promise rejects with an AbortError. */
     signal?: AbortSignal
   }
+
+  /** The class again, for `const { mmapIPC } = require(...)` and `.default`. */
+  export { mmapIPC, mmapIPC as default }
 }
 
 declare class mmapIPC {
