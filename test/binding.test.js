@@ -38,7 +38,7 @@ function assertAdvice (message) {
   assert.match(message, new RegExp(`Node\\.js ${process.versions.node.replace(/\./g, '\\.')}:`))
   assert.match(message, /^ {2}npm: {2}npm rebuild shmem$/m)
   assert.match(message, /npm rebuild shmem --ignore-scripts=false/)
-  assert.match(message, /npm approve-scripts shmem/)
+  assert.match(message, /npm install-scripts approve shmem/)
   assert.match(message, /^ {2}pnpm: pnpm approve-builds /m)
   assert.match(message, /pnpm rebuild shmem/)
   assert.match(message, /sudo apt-get install build-essential python3$/)
