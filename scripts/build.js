@@ -103,9 +103,9 @@ function buildFromSource () {
   console.error([
     'shmem: building the native addon from source failed (see the output above).',
     missing.length ? `  Not found on PATH: ${missing.join(', ')}.` : null,
-    `  There is no prebuilt binary of shmem that loads on ${process.platform}-${process.arch}` +
-      `, so it has to be built: this needs a C compiler, make, g++ and Python 3;`,
-    '  on Debian or Ubuntu: sudo apt-get install build-essential python3'
+    `  No prebuilt binary of shmem loads on ${process.platform}-${process.arch}, so it is ` +
+      'built, which needs a C compiler,',
+    '  make, g++ and Python 3; on Debian or Ubuntu: sudo apt-get install build-essential python3'
   ].filter(Boolean).join('\n'))
   return result.status || 1
 }
