@@ -438,9 +438,13 @@ try {
   } else if (e instanceof Failure) {
     err(e.message)
     process.exitCode = 1
+  } else if (e && e.code === 'ERR_SHMEM_ADDON') {
+    // The addon did not load: its message is several lines of what to run, all needed.
+    err(e.message)
+    process.exitCode = 1
   } else if (e && (e.syscall || (typeof e.code === 'string' && e.code.startsWith('ERR_')))) {
     // Expected failures: a system call refused (permission denied, ...), an unsafe
-    // registry, an unsupported platform, the addon not built.
+    // registry, an unsupported platform.
     err(oneLine(e))
     process.exitCode = 1
   } else {

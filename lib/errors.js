@@ -57,4 +57,44 @@ function unsupported (message) {
   return coded(Error, 'ERR_SHMEM_UNSUPPORTED', message)
 }
 
-module.exports = { coded, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported }
+// ERR_SHMEM_ADDON: what to run when the native addon does not load. `where` describes this
+// machine ('linux-x64 (glibc)'); `prebuilt` lists the platforms this copy of the package has
+// prebuilt binaries for, in the same form. The message is the whole answer, so it names the
+// commands for npm and pnpm and the system packages a source build needs; it does not start
+// with 'shmem:', because the command-line tool puts its own name in front of every error.
+function addonNotLoaded (cause, { where, node, prebuilt }) {
+  const reason = cause && cause.message ? cause.message.trim().split('\n')[0] : String(cause)
+  const shipped = prebuilt.length
+    ? [`This copy of shmem has prebuilt binaries for ${prebuilt.join(', ')};`,
+        'on other platforms it is built from source when it is installed.']
+    : ['This copy of shmem has no prebuilt binaries (a clone of the repository has none);',
+        'it is built from source when it is installed.']
+  const message = [
+    `Cannot load the native addon of shmem on ${where}, Node.js ${node}:`,
+    `  ${reason}`,
+    ...shipped,
+    'To build it from source, run in the project that depends on shmem:',
+    '  npm:  npm rebuild shmem',
+    '        (with ignore-scripts=true in .npmrc: npm rebuild shmem --ignore-scripts=false;',
+    '        if npm says shmem is not covered by allowScripts, first:',
+    '        npm install-scripts approve shmem)',
+    '  pnpm: pnpm approve-builds  (pnpm 10 runs no dependency\'s install script until it is',
+    '        approved: choose shmem; if it is approved already: pnpm rebuild shmem)',
+    '  in a clone of shmem itself: npm run build',
+    'Building needs a C compiler, make, g++ and Python 3 (for node-gyp); on Debian or Ubuntu:',
+    '  sudo apt-get install build-essential python3'
+  ].join('\n')
+  const err = new Error(message, { cause })
+  err.code = 'ERR_SHMEM_ADDON'
+  return err
+}
+
+module.exports = {
+  coded,
+  invalidArgType,
+  invalidArgValue,
+  outOfRange,
+  closedError,
+  unsupported,
+  addonNotLoaded
+}
