@@ -6,39 +6,15 @@
 const { test, expect, afterAll } = require('bun:test')
 const { spawn } = require('child_process')
 const path = require('path')
-const shmem = require('../..')
+const { shmem, uniqueName: unique, trackPosix, cleanup, runNode } = require('../helpers')
 
-let counter = 0
-const names = []
-function uniqueName (tag) {
-  const name = `/shmem-bun-${tag}-${process.pid}-${counter++}`
-  names.push(name)
-  return name
-}
-afterAll(() => {
-  for (const name of names) shmem.unlink(name)
-})
+// The helpers are plain Node APIs, which Bun has: the same names, cleanup and child runner as
+// the node:test suites (runNode starts process.execPath, here Bun).
+afterAll(cleanup)
+const uniqueName = (tag) => trackPosix(unique(`bun-${tag}`))
 
 const PEER = path.join(__dirname, 'peer.js')
-
-// Runs test/bun/peer.js in a second Bun process; resolves with its exit and output.
-function peer (args, { input } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [PEER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => { stdout += d })
-    child.stderr.on('data', (d) => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20000)
-    child.on('error', reject)
-    child.on('close', (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal, stdout, stderr })
-    })
-    if (input !== undefined) child.stdin.end(input)
-    else child.stdin.end()
-  })
-}
+const peer = (args) => runNode(PEER, args, { timeout: 20000 })
 
 test('a POSIX segment: create, views, another process reads and writes it, close, unlink', async () => {
   const name = uniqueName('seg')
