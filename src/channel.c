@@ -51,6 +51,8 @@ static void view_reset(shmem_channel_t *ch) {
   ch->stuck_since_ns = 0;
   ch->lock_seen_holder = 0;
   ch->lock_seen_ns = 0;
+  ch->send_lock_seen = 0;
+  ch->send_lock_seen_ns = ch->send_lock_checked_ns = 0;
   ch->cache_valid = 0;
   ch->spin_ns = -1;
 }

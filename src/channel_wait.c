@@ -36,7 +36,28 @@ int shmem_channel_readable(shmem_channel_t *ch) {
   return shmem__channel_reserved_dead(ch, head, rec);
 }
 
+/* mpsc/mpmc: whether a sender must wait for the send lock's holder. The lock is held for a
+ * few stores per send, so a holder seen for less than STUCK_CHECK_NS is merely busy, and the
+ * send's own try (LOCK_TRY_NS) waits for it. One that holds it longer is descheduled or
+ * stopped: then the sender sleeps (rather than spin at full speed, past its deadline, as it
+ * did when only room counted), and asks every STUCK_CHECK_NS whether the holder died. */
+static int send_lock_stuck(shmem_channel_t *ch) {
+  uint64_t held = LOAD(f64(ch, H_SEND_LOCK), ACQ);
+  if (held == 0) return 0;
+  int64_t now = shmem_now_ns();
+  if (held != ch->send_lock_seen) {
+    ch->send_lock_seen = held;
+    ch->send_lock_seen_ns = ch->send_lock_checked_ns = now;
+    return 0;
+  }
+  if (now - ch->send_lock_seen_ns < STUCK_CHECK_NS) return 0;
+  if (now - ch->send_lock_checked_ns < STUCK_CHECK_NS) return 1;
+  ch->send_lock_checked_ns = now;
+  return !shmem__channel_lock_dead(held);
+}
+
 static int writable(shmem_channel_t *ch, uint64_t n) {
+  if (ch->kind != SHMEM_CHANNEL_SPSC && send_lock_stuck(ch)) return 0;
   uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
   uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
   if (!span_ok(ch, head, tail)) return 1;
@@ -163,6 +184,8 @@ int shmem_channel_send_wait(shmem_channel_t *ch, const void *data, uint64_t len,
   for (;;) {
     int r = shmem_channel_send(ch, data, len);
     if (r != -EAGAIN) return r;
+    /* Room but a busy lock makes the wait return at once: the deadline is checked here too. */
+    if (deadline_ns >= 0 && shmem_now_ns() >= deadline_ns) return -ETIMEDOUT;
     r = shmem_channel_wait_writable(ch, len, deadline_ns, NULL);
     if (r < 0) return r;
   }

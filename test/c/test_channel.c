@@ -578,6 +578,49 @@ static void test_mpmc_fork(void) {
   munmap(mem, size + 2 * COUNT);
 }
 
+/* A live sender that holds the send lock (stopped, descheduled) and a sender waiting with a
+ * deadline: it times out near its deadline and sleeps meanwhile, where before it spun at full
+ * speed past the deadline (room in the ring made its wait return at once, and the send's lock
+ * try failed again). Once the holder dies the wait takes the lock over and sends. */
+static double cpu_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static void test_send_wait_stuck_lock(shmem_channel_kind_t kind) {
+  uint64_t size;
+  shmem_channel_t ch;
+  unsigned char *mem = new_channel(&ch, 4096, kind, 0, &size);
+  if (mem == NULL) return;
+  pid_t other = live_process();
+  uint32_t start = start_time_of(other);
+  CHECK(start != 0);
+  uint64_t *send_lock = (uint64_t *)(void *)(mem + 88);
+  *send_lock = lock_word_of((uint32_t)other, start);
+  int64_t t0 = shmem_now_ns();
+  double c0 = cpu_ms();
+  CHECK_ERR(shmem_channel_send_wait(&ch, "x", 1, t0 + 200000000), -ETIMEDOUT);
+  double wall = (double)(shmem_now_ns() - t0) / 1e6, cpu = cpu_ms() - c0;
+  CHECK(wall >= 199 && wall < 1000);
+  /* Spinning would be ~200 ms of CPU; the spin before the sleep and the liveness reads are a
+   * few. */
+  CHECK(cpu < 60);
+  if (!(wall >= 199 && wall < 1000) || cpu >= 60) {
+    fprintf(stderr, "  send_wait on a stuck lock: %.0f ms wall, %.0f ms CPU\n", wall, cpu);
+  }
+  CHECK(*send_lock == lock_word_of((uint32_t)other, start));
+  kill(other, SIGKILL);
+  waitpid(other, NULL, 0);
+  CHECK_ERR(shmem_channel_send_wait(&ch, "y", 1, shmem_now_ns() + 2000000000), 0);
+  CHECK(*send_lock == 0);
+  char buf[4];
+  uint64_t len;
+  CHECK_ERR(shmem_channel_receive(&ch, buf, sizeof(buf), &len), 0);
+  CHECK(len == 1 && buf[0] == 'y');
+  free(mem);
+}
+
 int main(void) {
   test_options();
   test_order_and_wrap(SHMEM_CHANNEL_SPSC);
@@ -593,5 +636,7 @@ int main(void) {
   test_lock_without_proc();
   test_lock_of_process_without_main_thread();
   test_mpmc_fork();
+  test_send_wait_stuck_lock(SHMEM_CHANNEL_MPSC);
+  test_send_wait_stuck_lock(SHMEM_CHANNEL_MPMC);
   return CHECK_REPORT();
 }
