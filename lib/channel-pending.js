@@ -12,6 +12,13 @@ const { abortError } = require('./waiting')
 const READ = 0
 const WRITE = 1
 
+// The PendingOps with calls waiting. A pending call must keep its Channel alive, as a pending
+// read keeps a socket: the waiter thread's callback holds the Channel only weakly (so that an
+// idle, unclosed Channel can be collected), and a Channel that only a suspended async function
+// referred to was collected, its promises never settled and the process exited with the
+// messages still in the ring. A PendingOps reaches its Channel through its attempt closure.
+const busy = new Set()
+
 class PendingOps {
   #id
   #attempt
@@ -54,12 +61,14 @@ class PendingOps {
           const list = this.#ops[which]
           const i = list.indexOf(op)
           if (i >= 0) list.splice(i, 1)
+          this.#settle(op)
           reject(abortError(signal))
           this.#maybeCancel(which)
         }
         signal.addEventListener('abort', op.onAbort, { once: true })
       }
       this.#ops[which].push(op)
+      busy.add(this)
       try {
         this.#arm(which)
       } catch (err) {
@@ -70,6 +79,7 @@ class PendingOps {
 
   #settle (op) {
     if (op.onAbort) op.signal.removeEventListener('abort', op.onAbort)
+    if (this.#ops[READ].length === 0 && this.#ops[WRITE].length === 0) busy.delete(this)
   }
 
   // Asks the waiter thread to wake us when the first pending op may go ahead, or when the
