@@ -4,7 +4,8 @@
 // shape: argument checks, copies out of the ring, zero-copy views, waiting and promises.
 
 const { performance } = require('perf_hooks')
-const { inspect } = require('util')
+const { inspect, types } = require('util')
+const { isMainThread } = require('worker_threads')
 const binding = require('./binding')
 // The hot calls, loaded once: the binding object has many properties, and a load from it on
 // every message showed in profiles.
@@ -13,13 +14,13 @@ const {
   channelCommit, channelPeek, channelRelease
 } = binding
 const { Segment, handleOf } = require('./segment')
-const { SpscRing, pool, POOL_SIZE, isUint8Array } = require('./spsc')
+const { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached } = require('./spsc')
 const { PendingOps, READ, WRITE } = require('./channel-pending')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 const { validateObject, validateInteger, validateMode } = require('./validate')
 const waiting = require('./waiting')
-const { abortError } = waiting
+const { abortError, SLICE_MS } = waiting
 
 const KINDS = new Map([['spsc', 1], ['mpsc', 2], ['mpmc', 3]])
 const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
@@ -102,6 +103,47 @@ function validateSignal (options, name) {
 
 function isBytes (data) {
   return ArrayBuffer.isView(data) || data instanceof ArrayBuffer
+}
+
+// A native wait's timeout (ms, -1 none) as one call may take it: the whole of it on the main
+// thread, at most SLICE_MS in a worker (see waiting.SLICE_MS); the callers loop to the deadline.
+const waitSlice = isMainThread
+  ? (left) => left
+  : (left) => left < 0 || left > SLICE_MS ? SLICE_MS : left
+
+// The extent of a message's bytes, read through the built-in getters (nothing the object
+// defines can change it). A detached view or ArrayBuffer is refused with a code on every path:
+// the JavaScript path threw an uncoded TypeError and the native one sent an empty message.
+const builtin = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get
+const typedByteLength = builtin(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')
+const typedBuffer = builtin(Object.getPrototypeOf(Uint8Array.prototype), 'buffer')
+const viewByteLength = builtin(DataView.prototype, 'byteLength')
+const viewBuffer = builtin(DataView.prototype, 'buffer')
+const arrayBufferByteLength = builtin(ArrayBuffer.prototype, 'byteLength')
+
+function detachedError (data) {
+  return invalidArgValue('data', data, 'must not be detached')
+}
+
+function bytesOf (data) {
+  let n, buffer
+  if (types.isTypedArray(data)) {
+    n = typedByteLength.call(data)
+    buffer = typedBuffer.call(data)
+  } else if (types.isDataView(data)) {
+    buffer = viewBuffer.call(data)
+    try {
+      n = viewByteLength.call(data)
+    } catch {
+      throw isDetached(buffer) ? detachedError(data)
+        : invalidArgValue('data', data, 'is out of the bounds of its resized ArrayBuffer')
+    }
+  } else {
+    n = arrayBufferByteLength.call(data)
+    buffer = data
+  }
+  if (n === 0 && isDetached(buffer)) throw detachedError(data)
+  return n
 }
 
 class Channel {
@@ -305,7 +347,7 @@ class Channel {
       throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, ' +
         'DataView or ArrayBuffer', data)
     }
-    this.#checkSize(data.byteLength, 'data.byteLength')
+    this.#checkSize(bytesOf(data), 'data.byteLength')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
     const sent = channelSend(this.#id, data)
     if (sent) this.#sentNatively()
@@ -331,7 +373,7 @@ class Channel {
   }
 
   #byteLengthOf (data) {
-    return typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength
+    return typeof data === 'string' ? Buffer.byteLength(data) : bytesOf(data)
   }
 
   /** Sends, waiting for room (blocking this thread). 'ok' or 'timed-out'. */
@@ -340,9 +382,15 @@ class Channel {
     const timeout = validateTimeout(options, 'options')
     if (this.#ring === null && typeof data !== 'string' && isBytes(data)) {
       this.#check()
-      this.#checkSize(data.byteLength, 'data.byteLength')
+      this.#checkSize(bytesOf(data), 'data.byteLength')
       if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
-      return channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
+      if (isMainThread) return channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
+      const deadline = timeout < 0 ? -1 : performance.now() + timeout
+      for (;;) {
+        const left = deadline < 0 ? -1 : Math.max(0, deadline - performance.now())
+        if (channelSendWait(this.#id, data, waitSlice(left))) return 'ok'
+        if (left <= SLICE_MS && left >= 0) return 'timed-out'
+      }
     }
     // The clock is read once the ring turned out to be full: a send with room reads none.
     let deadline = -2
@@ -354,7 +402,7 @@ class Channel {
         left = deadline - performance.now()
         if (left <= 0) return 'timed-out'
       }
-      binding.channelWaitSync(this.#id, WRITE, this.#byteLengthOf(data), left)
+      binding.channelWaitSync(this.#id, WRITE, this.#byteLengthOf(data), waitSlice(left))
     }
   }
 
@@ -444,18 +492,22 @@ class Channel {
           left = deadline - performance.now()
           if (left <= 0) return null
         }
-        this.#polls = binding.channelWaitSync(this.#id, READ, 0, left) === 2 ? 0 : SPIN_POLLS
+        this.#polls = binding.channelWaitSync(this.#id, READ, 0, waitSlice(left)) === 2
+          ? 0
+          : SPIN_POLLS
       }
     }
     const deadline = timeout < 0 ? -1 : performance.now() + timeout
     let left = timeout
     for (;;) {
       if (POOL_SIZE - pool.offset < 1024) pool.renew()
-      const n = channelReceiveWait(this.#id, pool.buf, pool.offset, left)
-      if (n === -1) return null
-      const message = this.#fromPool(n)
-      if (message !== null) return message
-      // A long message another mpmc receiver took first: wait on for the time left.
+      const n = channelReceiveWait(this.#id, pool.buf, pool.offset, waitSlice(left))
+      if (n !== -1) {
+        const message = this.#fromPool(n)
+        if (message !== null) return message
+      }
+      // The wait's slice ended, or a long message another mpmc receiver took first: wait on
+      // for the time left.
       if (deadline >= 0) {
         left = deadline - performance.now()
         if (left <= 0) return null
@@ -601,7 +653,7 @@ class Channel {
         left = deadline - performance.now()
         if (left <= 0) return null
       }
-      binding.channelWaitSync(this.#id, READ, 0, left)
+      binding.channelWaitSync(this.#id, READ, 0, waitSlice(left))
     }
   }
 

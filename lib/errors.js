@@ -13,19 +13,32 @@ function coded (Base, code, message) {
   return err
 }
 
+// Describing a bad value must not throw in its turn: a Proxy's traps, a getter, or a detached
+// DataView (which Node 20's inspect() cannot show) would otherwise replace our coded error
+// with an uncoded one of theirs.
+function safely (describeIt, value) {
+  try {
+    return describeIt()
+  } catch {
+    return `a value of type ${typeof value} that cannot be shown`
+  }
+}
+
 // How Node describes a received value in ERR_INVALID_ARG_TYPE.
 function describe (value) {
   if (value == null) return `Received ${value}`
-  if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`
-  if (typeof value === 'object') {
-    if (value.constructor && value.constructor.name) {
-      return `Received an instance of ${value.constructor.name}`
+  return safely(() => {
+    if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`
+    if (typeof value === 'object') {
+      if (value.constructor && value.constructor.name) {
+        return `Received an instance of ${value.constructor.name}`
+      }
+      return `Received ${inspect(value, { depth: -1 })}`
     }
-    return `Received ${inspect(value, { depth: -1 })}`
-  }
-  let shown = inspect(value, { colors: false })
-  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`
-  return `Received type ${typeof value} (${shown})`
+    let shown = inspect(value, { colors: false })
+    if (shown.length > 28) shown = `${shown.slice(0, 25)}...`
+    return `Received type ${typeof value} (${shown})`
+  }, value)
 }
 
 function invalidArgType (name, expected, value) {
@@ -36,7 +49,7 @@ function invalidArgType (name, expected, value) {
 
 function invalidArgValue (name, value, reason = 'is invalid', Base = TypeError) {
   const what = name.includes('.') ? 'property' : 'argument'
-  let shown = inspect(value)
+  let shown = safely(() => inspect(value), value)
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`
   return coded(Base, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${shown}`)
 }
@@ -44,7 +57,7 @@ function invalidArgValue (name, value, reason = 'is invalid', Base = TypeError) 
 function outOfRange (name, range, value) {
   const shown = typeof value === 'number' || typeof value === 'bigint'
     ? String(value)
-    : inspect(value)
+    : safely(() => inspect(value), value)
   return coded(RangeError, 'ERR_OUT_OF_RANGE',
     `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`)
 }

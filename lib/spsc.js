@@ -114,6 +114,15 @@ const lengthOf = getter('length')
 const offsetOf = getter('byteOffset')
 const bufferOf = getter('buffer')
 
+/** True for a detached ArrayBuffer: only one of those refuses even an empty view. */
+function isDetached (buffer) {
+  try {
+    return new Uint8Array(buffer, 0, 0) === null
+  } catch {
+    return true
+  }
+}
+
 /** True for a Uint8Array (a Buffer too): what the fast paths copy from and into. */
 function isUint8Array (x) {
   return kindOf.call(x) === 'Uint8Array'
@@ -189,15 +198,18 @@ class SpscRing {
   /** send(data) for a Uint8Array: 1 sent, 0 no room, -1 the native path. */
   send (data) {
     const n = lengthOf.call(data) // its byteLength, which is far slower to read
-    if (n > this.max) return -1
+    // Oversize, or detached: the Channel's checks give the error.
+    if (n > this.max || (n === 0 && isDetached(bufferOf.call(data)))) return -1
     const at = this.room(n)
     if (at < 0) return 0
     if (data !== this.source) this.#adoptSource(data)
-    // A fixed-length view over a resizable buffer that shrank has length 0: then set().
+    // A fixed-length view over a resizable buffer that shrank has no words: then set().
     if (n <= JS_COPY_MAX && data === this.source && (n >>> 2) <= this.sourceWords.length) {
       this.copyFrom(n, data, this.sourceWords, at)
     } else {
-      this.u8.set(data, at)
+      // Exactly the n bytes reserved: a length-tracking view over a growable
+      // SharedArrayBuffer that another thread grows meanwhile is longer by now.
+      this.u8.set(new Uint8Array(bufferOf.call(data), offsetOf.call(data), n), at)
     }
     if (this.publish(n)) binding.channelWake(this.id, WAKE_READERS)
     return 1
@@ -428,4 +440,4 @@ class SpscRing {
   }
 }
 
-module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array }
+module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached }

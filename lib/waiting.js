@@ -6,6 +6,11 @@ const binding = require('./binding')
 const { coded, invalidArgType } = require('./errors')
 const { validateObject } = require('./validate')
 
+// A blocking wait off the main thread returns to JavaScript at least this often (ms): V8 ends
+// a worker (worker.terminate(), or process.exit() in the main thread) only while it runs
+// JavaScript, so one long native wait would keep it, and its terminate(), waiting for ever.
+const SLICE_MS = 100
+
 // Results of the binding's waits.
 const OK = 0
 const NOT_EQUAL = 1
@@ -91,6 +96,7 @@ function futexWaitAsync (handle, offset, expected, timeout, signal) {
 }
 
 module.exports = {
+  SLICE_MS,
   OK,
   NOT_EQUAL,
   TIMED_OUT,
