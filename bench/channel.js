@@ -17,7 +17,7 @@
 // trips, in the same loop (see roundTrips()). The channel's receiveSync row also notes the mean
 // of a fresh pair's first round trips, the measure this benchmark used before.
 
-const { fork } = require('child_process')
+const { fork, spawn } = require('child_process')
 const net = require('net')
 const os = require('os')
 const path = require('path')
@@ -29,8 +29,8 @@ const KiB = 1024
 const MiB = 1024 * KiB
 
 const PLANS = {
-  full: { rounds: 5, oneWay: 1000000, oneWaySlow: 100000, rt: 100000, rtSlow: 2000, big: 20000, bigSlow: 2000, zc4m: 100000, warmMs: 250 },
-  quick: { rounds: 2, oneWay: 200000, oneWaySlow: 20000, rt: 3000, rtSlow: 500, big: 3000, bigSlow: 300, zc4m: 3000, warmMs: 250 }
+  full: { rounds: 5, oneWay: 1000000, oneWaySlow: 100000, rt: 100000, rtSlow: 2000, big: 20000, bigSlow: 2000, zc4m: 100000, rtLoaded: 20000, rtLoadedSlow: 500, warmMs: 250 },
+  quick: { rounds: 2, oneWay: 200000, oneWaySlow: 20000, rt: 3000, rtSlow: 500, big: 3000, bigSlow: 300, zc4m: 3000, rtLoaded: 2000, rtLoadedSlow: 100, warmMs: 250 }
 }
 
 // The goals from the issue.
@@ -40,6 +40,7 @@ const GOAL_RT_VS_SEND = 30 // round trip at most 1/30 of process.send's
 const GOAL_ASYNC_RT_VS_SEND = 2 // receiveAsync round trip at most 1/2 of process.send's
 const GOAL_BIG = 4e9 // 64 KiB one way, bytes a second
 const GOAL_ZC_FLAT = 2 // zero-copy round trip at 4 MiB at most 2x the one at 64 B
+const GOAL_LOADED_VS_SEND = 10 // loaded round trip at most 1/10 of process.send's, loaded too
 // Round trips: each contender's peer is a fresh process (or worker), whose first ~100 ms run
 // while V8 still compiles and grows its heap on background threads. With 2 CPUs and both
 // sides busy, every such thread displaces one of them, for a scheduler slice (1 to 3 ms, seen
@@ -249,6 +250,24 @@ function exited (child) {
     if (child.exitCode !== null) resolve()
     else child.once('exit', resolve)
   })
+}
+
+// The loaded rows: one CPU-bound process per core runs beside the pair for the whole run,
+// warm-up included, as on a busy host. A waiter that spins or yields while its peer waits for a
+// CPU loses whole scheduler slices to them.
+async function withLoad (run) {
+  const n = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length
+  const hogs = []
+  for (let i = 0; i < n; i++) {
+    hogs.push(spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }))
+  }
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    return await run()
+  } finally {
+    for (const hog of hogs) hog.kill('SIGKILL')
+    await Promise.all(hogs.map(exited))
+  }
 }
 
 function channelPair (capacity, maxMessageSize) {
@@ -480,6 +499,8 @@ function contenders (plan) {
     ['64 KiB one way', "process.send 'advanced'", () => sendOneWay(plan.bigSlow, 64 * KiB, 'advanced')],
     ['64 KiB one way', 'worker postMessage', () => workerOneWay(plan.bigSlow, 64 * KiB)],
     ['64 KiB one way', 'Unix socket', () => socketOneWay(plan.bigSlow, 64 * KiB)],
+    ['64 B round trip, loaded', 'shmem channel (receiveSync)', () => withLoad(() => channelRoundTrip(plan.rtLoaded, 64, 'sync', plan.warmMs))],
+    ['64 B round trip, loaded', "process.send 'json'", () => withLoad(() => sendRoundTrip(plan.rtLoadedSlow, 64, 'json', plan.warmMs))],
     ['zero-copy round trip', 'shmem 64 B', () => channelRoundTrip(plan.rt, 64, 'zc', plan.warmMs)],
     ['zero-copy round trip', 'shmem 4 MiB', () => channelRoundTrip(plan.zc4m, 4 * MiB, 'zc', plan.warmMs)]
   ]
@@ -544,6 +565,13 @@ async function main () {
       } else if (contender.includes('receiveAsync')) {
         goal = `<= 1/${GOAL_ASYNC_RT_VS_SEND} of process.send 'json'`
         v = verdict(sendJsonRt / m >= GOAL_ASYNC_RT_VS_SEND, sendJsonRt)
+      }
+    } else if (scenario === '64 B round trip, loaded') {
+      const sendLoaded = find('64 B round trip, loaded', "process.send 'json'")
+      ratio = Number.isFinite(sendLoaded) ? `1/${(sendLoaded / m).toFixed(1)}` : ''
+      if (contender.includes('receiveSync')) {
+        goal = `<= 1/${GOAL_LOADED_VS_SEND} of process.send 'json', loaded`
+        v = verdict(sendLoaded / m >= GOAL_LOADED_VS_SEND, sendLoaded)
       }
     } else if (scenario === '64 KiB one way') {
       if (contender === 'shmem channel') {

@@ -275,6 +275,7 @@ typedef struct shmem_channel_s {
   uint32_t cached_head, cached_tail; /* the peer's counter as last read */
   int cache_valid;
   int64_t spin_ns;                  /* this view's spin budget now, adapted per wait; < 0: unset */
+  int64_t hogged_until_ns;          /* a CPU-bound task shares our CPU: sleep at once till then */
 } shmem_channel_t;
 
 typedef struct shmem_channel_stats_s {

@@ -55,6 +55,7 @@ static void view_reset(shmem_channel_t *ch) {
   ch->send_lock_seen_ns = ch->send_lock_checked_ns = 0;
   ch->cache_valid = 0;
   ch->spin_ns = -1;
+  ch->hogged_until_ns = 0;
 }
 
 int shmem_channel_init(shmem_channel_t *ch, void *mem, uint64_t size,

@@ -99,6 +99,14 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
   if (ch->spin_ns < 0 || ch->spin_ns > full) ch->spin_ns = full;
   int64_t spin = ch->spin_ns, yield = full + budget(1);
   int switched = 0;
+  /* A CPU-bound task shares this CPU (a yield lasted a scheduler slice, see HOGGED_NS): spin
+   * and yield only hand it the CPU, for milliseconds, while the peer's reply waits. Sleep at
+   * once instead: a sleeper the peer wakes preempts such a task. Tried again after a while. */
+  if (start < ch->hogged_until_ns) {
+    spin = yield = 0;
+    if (!ready(ch, n)) goto sleep;
+    return 0;
+  }
   for (unsigned i = 0;; i++) {
     if (ready(ch, n)) {
       if (i >= 1024) ch->spin_ns = switched ? 0 : full;
@@ -114,11 +122,18 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
     if (now != 0 && now - start >= spin) {
       i = 1024; /* from here every round reads the clock */
       sched_yield();
-      if (shmem_now_ns() - now > SWITCHED_NS) switched = 1;
+      int64_t took = shmem_now_ns() - now;
+      if (took > SWITCHED_NS) switched = 1;
+      if (took > HOGGED_NS) {
+        ch->hogged_until_ns = now + took + HOGGED_HOLD_NS;
+        ch->spin_ns = 0;
+        break;
+      }
     } else {
       cpu_relax();
     }
   }
+sleep:;
   uint32_t *seq = f32(ch, seq_off), *waiters = f32(ch, waiters_off);
   for (;;) {
     STORE(waiters, 1, SEQ);
