@@ -104,9 +104,14 @@ class PendingOps {
     this.#armedDeadline[which] = deadline
   }
 
+  // Runs from an AbortSignal's listener: nothing may throw out of it (an uncaught exception
+  // there ends the process). A channel whose segment was closed under it has no thread left
+  // to cancel.
   #maybeCancel (which) {
     if (this.#ops[which].length === 0 && this.#armed[which] && !this.#closed) {
-      binding.channelCancel(this.#id, which)
+      try {
+        binding.channelCancel(this.#id, which)
+      } catch {}
     }
   }
 

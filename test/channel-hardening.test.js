@@ -200,3 +200,18 @@ test('spsc: a source another thread grows during send() is copied for its length
     assert.strictEqual(r.code, 0, r.stderr)
     assert.match(r.stdout, /^bad 0 last end sent \d+$/m)
   })
+
+test("an AbortSignal that fires after the channel's segment was closed rejects, not a crash", async () => {
+  const r = await runSnippet(`
+    const seg = shmem.memfd(8192)
+    const ch = shmem.Channel.init(seg, 0, 384 + 1024, { kind: 'mpsc', capacity: 1024 })
+    const p = ch.receiveAsync({ timeout: 1000, signal: AbortSignal.timeout(20) })
+    seg.close()
+    await assert.rejects(p, { code: /^(ABORT_ERR|ERR_SHMEM_CLOSED)$/ })
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    console.log('alive')
+  `)
+  assert.strictEqual(r.signal, null, r.stderr)
+  assert.strictEqual(r.code, 0, r.stderr)
+  assert.match(r.stdout, /^alive$/m)
+})
