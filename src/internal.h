@@ -52,6 +52,9 @@ int shmem__hugetlb_error(int code);
  * caller tells those apart); -ESRCH when the task went away while being read; another
  * negative errno. */
 int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended, long *threads);
+/* The parsing half of shmem__proc_stat: text is one NUL-terminated /proc/<tid>/stat line.
+ * 0, or -EIO when it is not shaped like one. Separate so that the fuzzer can feed it. */
+int shmem__proc_stat_parse(const char *text, uint64_t *start, int *ended, long *threads);
 
 /* Rounds v up to a multiple of the power of two align. */
 static inline uint64_t shmem__align_up(uint64_t v, uint64_t align) {
