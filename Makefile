@@ -34,3 +34,5 @@ clean:
 
 # The unit tests' rules (make test) come with the tests.
 -include test/c/test.mk
+# The fuzz targets' rules (make fuzz-build), likewise.
+-include test/fuzz/fuzz.mk

@@ -135,6 +135,12 @@ function readProcStat (pid) {
     if (err.code === 'ENOENT' || err.code === 'ESRCH') return null
     throw err
   }
+  return parseProcStat(text)
+}
+
+// The parsing half of readProcStat(): { state, startTime } from the text of a stat file, or
+// null when it is not shaped like one.
+function parseProcStat (text) {
   const close = text.lastIndexOf(')')
   if (close < 0) return null
   const fields = text.slice(close + 2).split(' ')
@@ -207,6 +213,11 @@ function readSysvTable () {
     if (err.code === 'ENOENT') return []
     throw err
   }
+  return parseSysvTable(text)
+}
+
+// The parsing half of readSysvTable(): the rows of the text of /proc/sysvipc/shm.
+function parseSysvTable (text) {
   const lines = text.split('\n')
   const header = lines[0].trim().split(/\s+/)
   const rows = []
@@ -656,5 +667,7 @@ module.exports = {
   matches,
   requireLinux,
   SHM_DIR,
-  SHM_DEST
+  SHM_DEST,
+  // Internal, for test/fuzz only: the parsers of what other processes and the kernel wrote.
+  _parsersForTests: { parseRecord, parseProcStat, parseSysvTable }
 }

@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #if defined(__linux__)
 #define SHMEM_LINUX 1
@@ -42,6 +43,14 @@ int shmem__after_map(shmem_segment_t *seg, shmem_err_t *err);
 /* Free hugetlb pages of the default size, from /proc/meminfo; -1 when unknown. */
 int64_t shmem__huge_pages_free(void);
 
+/* The "Key: value" number of key in a /proc/meminfo stream; -1 when absent. The parsing half
+ * of the meminfo reads, separate so that the fuzzer can feed it. */
+int64_t shmem__meminfo_scan(FILE *f, const char *key);
+
+/* What a /proc/self/fd link target (NUL-terminated, changed in place) names: a memfd (its
+ * name into name), a POSIX object in /dev/shm ("/name" into name) or a file. */
+shmem_kind_t shmem__fd_link_kind(char *target, char *name, size_t name_size);
+
 /* Turns a failure of a hugetlb request into SHMEM_ENOHUGEPAGES when the system has no free
  * huge pages, which is what the user needs to hear; other codes pass through. */
 int shmem__hugetlb_error(int code);
@@ -52,6 +61,9 @@ int shmem__hugetlb_error(int code);
  * caller tells those apart); -ESRCH when the task went away while being read; another
  * negative errno. */
 int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended, long *threads);
+/* The parsing half of shmem__proc_stat: text is one NUL-terminated /proc/<tid>/stat line.
+ * 0, or -EIO when it is not shaped like one. Separate so that the fuzzer can feed it. */
+int shmem__proc_stat_parse(const char *text, uint64_t *start, int *ended, long *threads);
 
 /* Rounds v up to a multiple of the power of two align. */
 static inline uint64_t shmem__align_up(uint64_t v, uint64_t align) {

@@ -62,6 +62,30 @@ int32_t shmem_thread_id(void) {
 #endif
 }
 
+int shmem__proc_stat_parse(const char *text, uint64_t *start, int *ended, long *threads) {
+  /* The command name (field 2) may hold spaces and parentheses: count from the last ')'. */
+  const char *p = strrchr(text, ')');
+  if (p == NULL) return -EIO;
+  p++;
+  /* A space must follow: the field loop below steps past it, and past the end of the text
+   * when the ')' was its last byte. */
+  if (p[0] != ' ') return -EIO;
+  /* Field 3, the state: a zombie (killed, not yet reaped by its parent) or a dead task has
+   * ended for good, although its /proc entry is still there. */
+  *ended = p[1] == 'Z' || p[1] == 'X' || p[1] == 'x';
+  /* Field 3 follows; the start time is field 22, 19 fields further on. */
+  for (int field = 3; field < 22; field++) {
+    p = strchr(p + 1, ' ');
+    if (p == NULL) return -EIO;
+    if (field + 1 == 20 && threads != NULL) *threads = strtol(p + 1, NULL, 10); /* num_threads */
+  }
+  char *end = NULL;
+  unsigned long long v = strtoull(p + 1, &end, 10);
+  if (end == p + 1) return -EIO;
+  *start = (uint64_t)v;
+  return 0;
+}
+
 int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended, long *threads) {
 #if SHMEM_LINUX
   if (tid <= 0) return -EINVAL;
@@ -76,24 +100,7 @@ int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended, long *threads) {
   close(fd);
   if (n < 0) return saved == ESRCH ? -ESRCH : -saved;
   buf[n] = '\0';
-  /* The command name (field 2) may hold spaces and parentheses: count from the last ')'. */
-  char *p = strrchr(buf, ')');
-  if (p == NULL) return -EIO;
-  p++;
-  /* Field 3, the state: a zombie (killed, not yet reaped by its parent) or a dead task has
-   * ended for good, although its /proc entry is still there. */
-  *ended = p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X' || p[1] == 'x');
-  /* Field 3 follows; the start time is field 22, 19 fields further on. */
-  for (int field = 3; field < 22; field++) {
-    p = strchr(p + 1, ' ');
-    if (p == NULL) return -EIO;
-    if (field + 1 == 20 && threads != NULL) *threads = strtol(p + 1, NULL, 10); /* num_threads */
-  }
-  char *end = NULL;
-  unsigned long long v = strtoull(p + 1, &end, 10);
-  if (end == p + 1) return -EIO;
-  *start = (uint64_t)v;
-  return 0;
+  return shmem__proc_stat_parse(buf, start, ended, threads);
 #else
   (void)tid;
   (void)threads;

@@ -16,19 +16,22 @@ size_t shmem_page_size(void) {
   return page;
 }
 
+int64_t shmem__meminfo_scan(FILE *f, const char *key) {
+  char line[256];
+  size_t key_len = strlen(key);
+  while (fgets(line, sizeof(line), f) != NULL) {
+    if (strncmp(line, key, key_len) == 0 && line[key_len] == ':') {
+      return strtoll(line + key_len + 1, NULL, 10);
+    }
+  }
+  return -1;
+}
+
 /* Reads one "Key: value" number from /proc/meminfo; -1 when absent. */
 static int64_t meminfo_value(const char *key) {
   FILE *f = fopen("/proc/meminfo", "re");
   if (f == NULL) return -1;
-  char line[256];
-  size_t key_len = strlen(key);
-  int64_t value = -1;
-  while (fgets(line, sizeof(line), f) != NULL) {
-    if (strncmp(line, key, key_len) == 0 && line[key_len] == ':') {
-      value = strtoll(line + key_len + 1, NULL, 10);
-      break;
-    }
-  }
+  int64_t value = shmem__meminfo_scan(f, key);
   fclose(f);
   return value;
 }

@@ -270,15 +270,8 @@ fail:
 #endif
 }
 
-/* Names what an fd refers to, from /proc: a memfd, an object in /dev/shm, or a file. */
-static shmem_kind_t fd_kind(int fd, char *name, size_t name_size) {
+shmem_kind_t shmem__fd_link_kind(char *target, char *name, size_t name_size) {
   name[0] = '\0';
-#if SHMEM_LINUX
-  char link[64], target[4096];
-  snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-  ssize_t n = readlink(link, target, sizeof(target) - 1);
-  if (n <= 0) return SHMEM_KIND_FILE;
-  target[n] = '\0';
   if (strncmp(target, "/memfd:", 7) == 0) {
     char *end = strstr(target, " (deleted)");
     if (end != NULL) *end = '\0';
@@ -290,11 +283,24 @@ static shmem_kind_t fd_kind(int fd, char *name, size_t name_size) {
     snprintf(name, name_size, "/%s", target + 9);
     return SHMEM_KIND_POSIX;
   }
+  return SHMEM_KIND_FILE;
+}
+
+/* Names what an fd refers to, from /proc: a memfd, an object in /dev/shm, or a file. */
+static shmem_kind_t fd_kind(int fd, char *name, size_t name_size) {
+  name[0] = '\0';
+#if SHMEM_LINUX
+  char link[64], target[4096];
+  snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof(target) - 1);
+  if (n <= 0) return SHMEM_KIND_FILE;
+  target[n] = '\0';
+  return shmem__fd_link_kind(target, name, name_size);
 #else
   (void)fd;
   (void)name_size;
-#endif
   return SHMEM_KIND_FILE;
+#endif
 }
 
 int shmem_fd_map(shmem_segment_t *seg, int fd, const shmem_options_t *opts, shmem_err_t *err) {

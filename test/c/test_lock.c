@@ -85,7 +85,31 @@ static void test_alive_without_proc(void) {
   waitpid(other, NULL, 0);
 }
 
+/* The /proc/<tid>/stat parser on lines the kernel never writes: it must refuse them, never read
+ * past the text. A line that ends at its last ')' made it step past the NUL (found by
+ * test/fuzz/fuzz_proc; the reproducer is its regress-stat-ends-at-paren seed). */
+static void test_proc_stat_parse(void) {
+  uint64_t start = 0;
+  int ended = 0;
+  long threads = 0;
+  char *ends_at_paren = malloc(4);
+  if (!CHECK(ends_at_paren != NULL)) return;
+  memcpy(ends_at_paren, "\n[)", 4); /* no NUL of its own past the ')': ASan watches the next */
+  ends_at_paren[3] = '\0';
+  CHECK_ERR(shmem__proc_stat_parse(ends_at_paren, &start, &ended, &threads), -EIO);
+  free(ends_at_paren);
+  CHECK_ERR(shmem__proc_stat_parse("1 (x)", &start, &ended, &threads), -EIO);
+  CHECK_ERR(shmem__proc_stat_parse("1 (x) S 2 3", &start, &ended, &threads), -EIO);
+  CHECK_ERR(shmem__proc_stat_parse("no paren", &start, &ended, &threads), -EIO);
+  const char *line = "7 (a) (b)) Z 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 3 18 4242 20";
+  CHECK_ERR(shmem__proc_stat_parse(line, &start, &ended, &threads), 0);
+  CHECK_EQ_U64(start, 4242);
+  CHECK_EQ_INT(ended, 1);
+  CHECK_EQ_INT(threads, 3);
+}
+
 int main(void) {
+  test_proc_stat_parse();
   test_flock();
   test_thread_identity();
   test_alive_without_proc();
