@@ -52,24 +52,6 @@ static uint64_t length_of(const shmem_channel_t *ch, unsigned param) {
   }
 }
 
-/* KNOWN FINDING (docs/fuzzing.md, "Findings"): shmem_channel_send_wait() never returns, its
- * deadline notwithstanding, while the send lock of an mpsc/mpmc channel is held by a live
- * process other than this one: send() fails with -EAGAIN (the lock), wait_writable() returns
- * at once (there is room), and the loop goes round for ever. Until src/channel_wait.c checks
- * the deadline there, the target skips send_wait on such a channel; build with
- * -DFUZZ_STRICT (make fuzz-build FUZZ_CFLAGS=-DFUZZ_STRICT) to see it. */
-static int send_wait_would_spin(const shmem_channel_t *ch) {
-#ifdef FUZZ_STRICT
-  (void)ch;
-  return 0;
-#else
-  if (ch->base == NULL || ch->kind == SHMEM_CHANNEL_SPSC) return 0;
-  uint64_t held = LOAD(f64(ch, H_SEND_LOCK), RLX);
-  uint32_t me, start;
-  shmem__channel_identity(&me, &start);
-  return held != 0 && !shmem__channel_lock_dead(held);
-#endif
-}
 
 /* Makes the liveness checks that wait for STUCK_CHECK_NS run now. */
 static void age(shmem_channel_t *ch) {
@@ -152,7 +134,7 @@ static void run_op(shmem_channel_t *views[2], unsigned char *mem, uint64_t size,
       if (param & 2) {
         r = shmem_channel_receive_wait(ch, scratch, sizeof(scratch), &len, shmem_now_ns());
         EXPECT(r, 0, -ETIMEDOUT, -EBUSY, -EINVAL, SHMEM_EBADSTATE);
-      } else if (!send_wait_would_spin(ch)) {
+      } else {
         uint64_t n = length_of(ch, param);
         if (n > sizeof(payload)) n = sizeof(payload);
         r = shmem_channel_send_wait(ch, payload, n, shmem_now_ns());

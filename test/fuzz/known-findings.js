@@ -19,11 +19,6 @@ const KNOWN = [
       "object's own toString() runs (and throws, for a detached typed array)",
     match: (f) => f.kind === 'codeless' && /^segment\.(lock|tryLock|lockAsync)$/.test(f.site) &&
       f.stack.some((s) => s.includes('lockModeOf'))
-  },
-  {
-    defect: 'lib/channel-pending.js #maybeCancel: an AbortSignal that fires after the ' +
-      "channel's segment was closed throws ERR_SHMEM_CLOSED from the abort listener: uncaught",
-    match: (f) => f.kind === 'uncaught' && f.stack.some((s) => s.includes('channel-pending.js'))
   }
 ]
 
