@@ -332,13 +332,17 @@ int shmem_file_map(shmem_segment_t *seg, const char *path, const shmem_options_t
   int acc = (writes_file || create) ? O_RDWR : O_RDONLY;
   int created = 0;
   int fd = -1;
+  /* O_NOFOLLOW always: a symlink as the last component is refused (-ELOOP), so that a link
+   * planted where the caller expects its own file (a shared /tmp) never redirects the mapping,
+   * or the extension below, to another file. O_EXCL does not follow links either. */
   if (create) {
-    fd = open(path, acc | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)opts->mode);
+    fd = open(path, acc | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)opts->mode);
     if (fd >= 0) created = 1;
     else if (errno != EEXIST) return shmem__fail(err, -errno, "open");
   }
   if (fd < 0) {
-    fd = open(path, acc | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or device planted under the name must not hang the open. */
+    fd = open(path, acc | O_NOFOLLOW | O_CLOEXEC | (create ? O_NONBLOCK : 0));
     if (fd < 0) return shmem__fail(err, -errno, "open");
   }
   int r;
@@ -346,6 +350,24 @@ int shmem_file_map(shmem_segment_t *seg, const char *path, const shmem_options_t
   if (fstat(fd, &st) != 0) {
     r = shmem__fail(err, -errno, "fstat");
     goto fail;
+  }
+  /* create adopts a file that exists only when it is a regular file of the caller's own
+   * (effective) user: anything else would extend, and hand out for writing, a file another
+   * user made, perhaps pre-created in a shared directory to be written by us. */
+  if (create && !created) {
+    if (!S_ISREG(st.st_mode)) {
+      r = shmem__fail(err, S_ISDIR(st.st_mode) ? -EISDIR : -ENODEV, "open");
+      goto fail;
+    }
+    if (st.st_uid != geteuid()) {
+      r = shmem__fail(err, -EPERM, "open");
+      goto fail;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+      r = shmem__fail(err, -errno, "fcntl");
+      goto fail;
+    }
   }
   if (create && S_ISREG(st.st_mode)) {
     if (opts->offset > (uint64_t)INT64_MAX - opts->size) {
