@@ -156,7 +156,10 @@ declare namespace shmem {
    */
   export class Segment<K extends SegmentKind = SegmentKind> {
     private constructor ()
-    /** '/name' (POSIX), the memfd's name, the file's path; null for System V. */
+    /**
+     * '/name' (POSIX), the memfd's name, the file's path; null for System V, and for a POSIX
+     * object that fromFd() mapped after its name was unlinked.
+     */
     readonly name: string | null
     readonly kind: K
     readonly size: number

@@ -111,7 +111,9 @@ int shmem_posix_unlink(const char *name, shmem_err_t *err);
 int shmem_memfd_create(shmem_segment_t *seg, uint64_t size, const shmem_options_t *opts,
                        shmem_err_t *err);
 /* Maps an fd the caller holds; the segment keeps its own duplicate, so the caller may close
- * fd afterwards. The kind is read from the fd (memfd, a POSIX object, or a file). */
+ * fd afterwards. The kind is read from the fd (memfd, a POSIX object, or a file). A POSIX
+ * object gets its name only while that name still leads to this very object: one already
+ * unlinked has seg->name "" (and shmem_segment_unlink gives -ENOENT). */
 int shmem_fd_map(shmem_segment_t *seg, int fd, const shmem_options_t *opts, shmem_err_t *err);
 /* Maps a file. Without SHMEM_F_CREATE a missing file is -ENOENT and a short one
  * SHMEM_ETOOSMALL. The offset need not be page-aligned. A symlink as the path's last

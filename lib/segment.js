@@ -97,9 +97,14 @@ class Segment {
     this.#created = scratch[4] === 1
     this.#flags = scratch[6]
     this.#name = name === undefined ? binding.segmentName(handle) : name
+    // fromFd() of a POSIX object that was unlinked: it has no name (the core gives none).
+    if (this.#kind === 'posix' && this.#name === '') this.#name = null
   }
 
-  /** '/name' (POSIX), the memfd's name, the file's path; null for System V. */
+  /**
+   * '/name' (POSIX), the memfd's name, the file's path; null for System V, and for a POSIX
+   * object fromFd() mapped after its name was unlinked.
+   */
   get name () { return this.#name }
   /** 'posix' | 'sysv' | 'memfd' | 'file' */
   get kind () { return this.#kind }
@@ -323,7 +328,10 @@ class Segment {
     binding.close(this.#handle, detachInJs)
   }
 
-  /** shm_unlink(3) (POSIX). True, or false when the name was already gone. */
+  /**
+   * shm_unlink(3) (POSIX). True, or false when the name was already gone (also when the
+   * segment has no name: fromFd() of an unlinked object).
+   */
   unlink () {
     if (this.#kind !== 'posix') {
       throw unsupported(`unlink() applies to POSIX segments; this one is '${this.#kind}'` +

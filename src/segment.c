@@ -285,9 +285,17 @@ static shmem_kind_t fd_kind(int fd, char *name, size_t name_size) {
     copy_name(name, name_size, target + 7);
     return SHMEM_KIND_MEMFD;
   }
-  if (strncmp(target, "/dev/shm/", 9) == 0 && strchr(target + 9, '/') == NULL &&
-      strlen(target + 9) <= SHMEM_NAME_MAX) {
-    snprintf(name, name_size, "/%s", target + 9);
+  if (strncmp(target, "/dev/shm/", 9) == 0 && strchr(target + 9, '/') == NULL) {
+    /* The link shows the path the object had when it was opened, with " (deleted)" appended
+     * once it is unlinked, and a live object may bear those very words in its name. So the
+     * link is a name only when that path is, now, this very object (same device and inode):
+     * an unlinked object has no name, and unlink() must never remove another object. */
+    struct stat by_fd, by_name;
+    if (strlen(target + 9) <= SHMEM_NAME_MAX && fstat(fd, &by_fd) == 0 &&
+        stat(target, &by_name) == 0 && by_fd.st_dev == by_name.st_dev &&
+        by_fd.st_ino == by_name.st_ino) {
+      snprintf(name, name_size, "/%s", target + 9);
+    }
     return SHMEM_KIND_POSIX;
   }
 #else
@@ -408,7 +416,8 @@ void shmem_segment_close(shmem_segment_t *seg) {
 int shmem_segment_unlink(shmem_segment_t *seg, shmem_err_t *err) {
   switch (seg->kind) {
     case SHMEM_KIND_POSIX:
-      if (seg->name[0] == '\0') return shmem__fail(err, SHMEM_EKIND, NULL);
+      /* No name: fd_map of an object that was already unlinked. Its name is gone. */
+      if (seg->name[0] == '\0') return shmem__fail(err, -ENOENT, "shm_unlink");
       return shmem_posix_unlink(seg->name, err);
     case SHMEM_KIND_SYSV:
       return shmem_sysv_remove_id(seg->shmid, err);

@@ -91,3 +91,27 @@ test('mapFile({ create }) refuses a FIFO or a directory under the name, without 
   assert.throws(() => shmem.mapFile(fifo, { create: true, size: 4096 }), { code: 'ENODEV' })
   assert.throws(() => shmem.mapFile(dir, { create: true, size: 4096 }), { code: 'EISDIR' })
 })
+
+test('fromFd() of an unlinked POSIX object: no name, and unlink() removes nothing else', () => {
+  const name = trackPosix(uniqueName('del'))
+  const decoy = trackPosix(`${name} (deleted)`)
+  const a = shmem.create(name, 4096)
+  const fd = fs.openSync(`/dev/shm${name}`, 'r+')
+  a.unlink()
+  a.close()
+  // An unrelated object that bears the very name /proc shows for the unlinked one.
+  const other = shmem.create(decoy, 4096)
+  other.buffer.write('decoy')
+  const seg = shmem.fromFd(fd)
+  fs.closeSync(fd)
+  assert.equal(seg.kind, 'posix')
+  assert.equal(seg.name, null)
+  assert.equal(seg.unlink(), false)
+  const still = shmem.open(decoy)
+  assert.equal(still.buffer.subarray(0, 5).toString(), 'decoy', 'the decoy is still there')
+  // The decoy itself, a live object, keeps its name through fromFd().
+  const viaFd = shmem.fromFd(other.fd)
+  assert.equal(viaFd.name, decoy)
+  for (const s of [seg, still, viaFd, other]) s.close()
+  assert.equal(shmem.unlink(decoy), true)
+})
