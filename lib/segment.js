@@ -18,6 +18,7 @@ const TypedArray = Object.getPrototypeOf(Uint8Array)
 const INTRINSIC_TYPES = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
   Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
   globalThis.Float16Array].filter((T) => typeof T === 'function')
+const INTRINSIC_SET = new Set(INTRINSIC_TYPES)
 // The built-in getters, which read a typed array's own slots and cannot be overridden.
 const taGetter = (key) => Object.getOwnPropertyDescriptor(TypedArray.prototype, key).get
 const TA_BUFFER = taGetter('buffer')
@@ -179,6 +180,9 @@ class Segment {
     let Intrinsic = null
     if (Type === DataView || Type === Buffer) {
       bytesPerElement = 1
+    } else if (INTRINSIC_SET.has(Type)) { // a built-in: the common case, and never a Proxy
+      Intrinsic = Type
+      bytesPerElement = Type.BYTES_PER_ELEMENT
     } else if (typeof Type === 'function' && !isProxy(Type) &&
                (Intrinsic = intrinsicTypeOf(Type)) !== null) {
       bytesPerElement = Intrinsic.BYTES_PER_ELEMENT
@@ -213,9 +217,9 @@ class Segment {
     if (Type === DataView) return new DataView(ab, start, length)
     const view = new Type(ab, start, length)
     // A subclass's constructor runs the user's code: what it returns must be the view asked
-    // for, or the caller would index memory it did not mean to.
-    if (!isTypedArray(view) || TA_BUFFER.call(view) !== ab ||
-        TA_BYTE_OFFSET.call(view) !== start || TA_LENGTH.call(view) !== length) {
+    // for, or the caller would index memory it did not mean to. (A built-in needs no check.)
+    if (Type !== Intrinsic && (!isTypedArray(view) || TA_BUFFER.call(view) !== ab ||
+        TA_BYTE_OFFSET.call(view) !== start || TA_LENGTH.call(view) !== length)) {
       throw invalidArgValue('Type', Type,
         'must construct a view of the ArrayBuffer, offset and length it is given')
     }
@@ -564,8 +568,9 @@ class Segment {
 
 // The built-in TypedArray constructor Type is or derives from; null for anything else.
 function intrinsicTypeOf (Type) {
+  if (INTRINSIC_SET.has(Type)) return Type
   for (let T = Type; typeof T === 'function'; T = Object.getPrototypeOf(T)) {
-    if (INTRINSIC_TYPES.includes(T)) return T
+    if (INTRINSIC_SET.has(T)) return T
     if (T === TypedArray || isProxy(T)) return null
   }
   return null
