@@ -1,4 +1,9 @@
 {
+  "variables": {
+    # 1: an AddressSanitizer + UBSan build, for `npm run test:sanitize` (scripts/sanitize.js),
+    # which builds it in build-sanitize/ with -Dshmem_sanitize=1. Never set for a release.
+    "shmem_sanitize%": 0
+  },
   "targets": [
     {
       "target_name": "shmem",
@@ -26,6 +31,11 @@
       "cflags!": ["-fno-exceptions"],
       "conditions": [
         ["OS=='linux'", { "libraries": ["-lrt", "-lpthread"] }],
+        ["shmem_sanitize==1", {
+          "cflags": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                     "-fno-omit-frame-pointer", "-g"],
+          "ldflags": ["-fsanitize=address,undefined"]
+        }],
         ["OS=='mac'", {
           "xcode_settings": {
             "OTHER_CFLAGS": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"]

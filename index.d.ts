@@ -74,7 +74,11 @@ declare namespace shmem {
     size?: Size
     /** Any byte offset (it need not be page-aligned). */
     offset?: Size
-    /** Create the file when missing, and extend it to offset + size when shorter. */
+    /**
+     * Create the file when missing (O_EXCL), and extend it to offset + size when shorter. An
+     * existing file is used only when it is a regular file of this process's effective user
+     * (else EPERM, or ENODEV / EISDIR). A symlink as the last component is ELOOP, always.
+     */
     create?: boolean
     /** Permission bits of a file this call creates. Default 0o600. */
     mode?: number | string
@@ -152,7 +156,10 @@ declare namespace shmem {
    */
   export class Segment<K extends SegmentKind = SegmentKind> {
     private constructor ()
-    /** '/name' (POSIX), the memfd's name, the file's path; null for System V. */
+    /**
+     * '/name' (POSIX), the memfd's name, the file's path; null for System V, and for a POSIX
+     * object that fromFd() mapped after its name was unlinked.
+     */
     readonly name: string | null
     readonly kind: K
     readonly size: number
@@ -322,6 +329,8 @@ declare namespace shmem {
   /**
    * Maps a file. options: size (default: the file from offset on), offset (any byte), create
    * (create the file, or extend it, to offset + size), mode, readOnly, private (MAP_PRIVATE).
+   * A symlink as the path's last component is refused (ELOOP); create adopts an existing
+   * file only when it is a regular file of this process's effective user (else EPERM).
    */
   export function mapFile (path: string | URL | Buffer, options?: MapFileOptions): Segment<'file'>
 

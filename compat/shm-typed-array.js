@@ -94,9 +94,15 @@ function validateKey (key) {
   return key
 }
 
-// The original reads perm as octal digits ('660' or 660); anything unreadable is 660.
+// The original reads perm as octal digits ('660' or 660); anything unreadable is 660. Only
+// primitives are read: converting an object to a string runs its code, and throws a
+// TypeError without a code for a Proxy, a typed array that is fake or detached, or an object
+// without toString.
 function permOf (perm) {
   if (perm === undefined || perm === null) return 0o660
+  if (typeof perm === 'object' || typeof perm === 'function' || typeof perm === 'symbol') {
+    throw invalidArgType('perm', 'of type string or number', perm)
+  }
   const value = Number.parseInt(String(perm), 8)
   if (Number.isNaN(value)) return 0o660
   if (value < 0 || value > 0o777) throw outOfRange('perm', "octal permission bits <= '777'", perm)

@@ -111,10 +111,16 @@ int shmem_posix_unlink(const char *name, shmem_err_t *err);
 int shmem_memfd_create(shmem_segment_t *seg, uint64_t size, const shmem_options_t *opts,
                        shmem_err_t *err);
 /* Maps an fd the caller holds; the segment keeps its own duplicate, so the caller may close
- * fd afterwards. The kind is read from the fd (memfd, a POSIX object, or a file). */
+ * fd afterwards. The kind is read from the fd (memfd, a POSIX object, or a file). A POSIX
+ * object gets its name only while that name still leads to this very object: one already
+ * unlinked has seg->name "" (and shmem_segment_unlink gives -ENOENT). */
 int shmem_fd_map(shmem_segment_t *seg, int fd, const shmem_options_t *opts, shmem_err_t *err);
 /* Maps a file. Without SHMEM_F_CREATE a missing file is -ENOENT and a short one
- * SHMEM_ETOOSMALL. The offset need not be page-aligned. */
+ * SHMEM_ETOOSMALL. The offset need not be page-aligned. A symlink as the path's last
+ * component is refused (-ELOOP: O_NOFOLLOW). With SHMEM_F_CREATE the file is created
+ * (O_EXCL), or an existing one is used and extended only when it is a regular file owned by
+ * the caller's effective user: -EPERM for another user's file, -ENODEV (-EISDIR) for
+ * anything but a regular file. */
 int shmem_file_map(shmem_segment_t *seg, const char *path, const shmem_options_t *opts,
                    shmem_err_t *err);
 

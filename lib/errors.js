@@ -3,7 +3,7 @@
 // package's own codes (ERR_SHMEM_*). Each is a plain Error, TypeError or RangeError with a
 // `code` property, as Node's own are.
 
-const { inspect } = require('util')
+const { inspect, types: { isProxy } } = require('util')
 
 function coded (Base, code, message) {
   const err = new Base(message)
@@ -13,32 +13,39 @@ function coded (Base, code, message) {
   return err
 }
 
-// Describing a bad value must not throw in its turn: a Proxy's traps, a getter, or a detached
-// DataView (which Node 20's inspect() cannot show) would otherwise replace our coded error
-// with an uncoded one of theirs.
-function safely (describeIt, value) {
+// inspect() that cannot throw: a value that breaks it (a getter that throws on a fake typed
+// array, say) is shown by its tag. An error about a bad argument must not itself fail.
+function show (value, options) {
   try {
-    return describeIt()
+    return inspect(value, options)
   } catch {
-    return `a value of type ${typeof value} that cannot be shown`
+    return Object.prototype.toString.call(value)
   }
 }
 
-// How Node describes a received value in ERR_INVALID_ARG_TYPE.
+// How Node describes a received value in ERR_INVALID_ARG_TYPE. A Proxy is named as one and
+// not looked into: its traps (or its revocation) would run, and throw, here.
 function describe (value) {
   if (value == null) return `Received ${value}`
-  return safely(() => {
-    if (typeof value === 'function') return `Received function ${value.name || '<anonymous>'}`
-    if (typeof value === 'object') {
-      if (value.constructor && value.constructor.name) {
-        return `Received an instance of ${value.constructor.name}`
-      }
-      return `Received ${inspect(value, { depth: -1 })}`
-    }
-    let shown = inspect(value, { colors: false })
-    if (shown.length > 28) shown = `${shown.slice(0, 25)}...`
-    return `Received type ${typeof value} (${shown})`
-  }, value)
+  if (isProxy(value)) return 'Received an instance of Proxy'
+  if (typeof value === 'function') {
+    let name
+    try {
+      name = value.name
+    } catch {}
+    return `Received function ${typeof name === 'string' && name ? name : '<anonymous>'}`
+  }
+  if (typeof value === 'object') {
+    let name
+    try {
+      name = value.constructor && value.constructor.name
+    } catch {}
+    if (typeof name === 'string' && name) return `Received an instance of ${name}`
+    return `Received ${show(value, { depth: -1 })}`
+  }
+  let shown = show(value, { colors: false })
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`
+  return `Received type ${typeof value} (${shown})`
 }
 
 function invalidArgType (name, expected, value) {
@@ -49,7 +56,7 @@ function invalidArgType (name, expected, value) {
 
 function invalidArgValue (name, value, reason = 'is invalid', Base = TypeError) {
   const what = name.includes('.') ? 'property' : 'argument'
-  let shown = safely(() => inspect(value), value)
+  let shown = isProxy(value) ? 'Proxy' : show(value)
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`
   return coded(Base, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${shown}`)
 }
@@ -57,7 +64,7 @@ function invalidArgValue (name, value, reason = 'is invalid', Base = TypeError) 
 function outOfRange (name, range, value) {
   const shown = typeof value === 'number' || typeof value === 'bigint'
     ? String(value)
-    : safely(() => inspect(value), value)
+    : isProxy(value) ? 'Proxy' : show(value)
   return coded(RangeError, 'ERR_OUT_OF_RANGE',
     `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`)
 }

@@ -387,9 +387,11 @@ class Mutex extends LockBase {
    * Resolves with 'ok' | 'recovered' | 'timed-out'; rejects with AbortError on options.signal.
    */
   async lockAsync (options) {
-    const i = this.words()
+    // The options (and the signal's getter) first: a getter may close the segment, and the
+    // words are checked (ERR_SHMEM_CLOSED) after it ran, never used detached.
     const { timeout, signal } = waiting.asyncOptions(options)
     if (signal !== undefined && signal.aborted) throw waiting.abortError(signal)
+    const i = this.words()
     if (Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
       writeRecord(i, W_OWNER)
       return 'ok'
@@ -598,8 +600,8 @@ class RwLock extends LockBase {
 
   /** Takes a read lock (blocking): 'ok' | 'recovered' (a writer died) | 'timed-out'. */
   readLock (options) {
+    const deadline = deadlineOf(waiting.syncOptions(options)) // before words(): see lockAsync
     const i = this.words()
-    const deadline = deadlineOf(waiting.syncOptions(options))
     let recovered = false
     let checkDead = false
     for (;;) {
@@ -634,9 +636,11 @@ class RwLock extends LockBase {
 
   /** A read lock while the event loop runs: 'ok' | 'recovered' | 'timed-out'. */
   async readLockAsync (options) {
-    const i = this.words()
+    // The options (and the signal's getter) first: a getter may close the segment, and the
+    // words are checked (ERR_SHMEM_CLOSED) after it ran, never used detached.
     const { timeout, signal } = waiting.asyncOptions(options)
     if (signal !== undefined && signal.aborted) throw waiting.abortError(signal)
+    const i = this.words()
     const deadline = deadlineOf(timeout)
     let recovered = false
     let checkDead = false
@@ -717,8 +721,8 @@ class RwLock extends LockBase {
 
   /** Takes the write lock (blocking): 'ok' | 'recovered' (a writer died) | 'timed-out'. */
   writeLock (options) {
+    const deadline = deadlineOf(waiting.syncOptions(options)) // before words(): see lockAsync
     const i = this.words()
-    const deadline = deadlineOf(waiting.syncOptions(options))
     let result = 'ok'
     if (Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
       writeRecord(i, W_OWNER)
@@ -758,9 +762,11 @@ class RwLock extends LockBase {
 
   /** The write lock while the event loop runs: 'ok' | 'recovered' | 'timed-out'. */
   async writeLockAsync (options) {
-    const i = this.words()
+    // The options (and the signal's getter) first: a getter may close the segment, and the
+    // words are checked (ERR_SHMEM_CLOSED) after it ran, never used detached.
     const { timeout, signal } = waiting.asyncOptions(options)
     if (signal !== undefined && signal.aborted) throw waiting.abortError(signal)
+    const i = this.words()
     const deadline = deadlineOf(timeout)
     let result = 'ok'
     if (Atomics.compareExchange(i, W_STATE, 0, TID) === 0) {
@@ -879,8 +885,8 @@ class Semaphore extends LockBase {
 
   /** Takes one unit, blocking while the count is 0: 'ok' | 'timed-out'. */
   wait (options) {
-    const i = this.words()
     const timeout = options === undefined ? Infinity : waiting.syncOptions(options)
+    const i = this.words() // after the options: a getter among them may close the segment
     if (this.#take(i)) return 'ok'
     const deadline = deadlineOf(timeout)
     for (let k = 0; k < SPIN; k++) if (this.#take(i)) return 'ok'
@@ -903,9 +909,11 @@ class Semaphore extends LockBase {
 
   /** wait() while the event loop runs: 'ok' | 'timed-out'; AbortError on options.signal. */
   async waitAsync (options) {
-    const i = this.words()
+    // The options (and the signal's getter) first: a getter may close the segment, and the
+    // words are checked (ERR_SHMEM_CLOSED) after it ran, never used detached.
     const { timeout, signal } = waiting.asyncOptions(options)
     if (signal !== undefined && signal.aborted) throw waiting.abortError(signal)
+    const i = this.words()
     const deadline = deadlineOf(timeout)
     for (;;) {
       if (this.#take(i)) return 'ok'

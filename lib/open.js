@@ -155,6 +155,8 @@ function fromFd (fd, options) {
 /**
  * Maps a file. options: size (default: the file from offset on), offset (any byte), create
  * (create the file, or extend it, to offset + size), mode, readOnly, private (MAP_PRIVATE).
+ * A symlink as the path's last component is refused (ELOOP); create adopts an existing
+ * file only when it is a regular file of this process's effective user (else EPERM).
  */
 function mapFile (path, options) {
   path = validatePath(path)

@@ -2,7 +2,7 @@
 // The Segment class: one mapping of shared memory, its Buffer and views, its memory controls.
 
 const { constants: { MAX_LENGTH } } = require('buffer')
-const { inspect } = require('util')
+const { inspect, types: { isProxy, isTypedArray } } = require('util')
 const { isMainThread } = require('worker_threads')
 const binding = require('./binding')
 const { coded, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
@@ -13,6 +13,17 @@ const waiting = require('./waiting')
 const F = binding.flags
 const KIND_NAMES = Object.fromEntries(Object.entries(binding.kinds).map(([k, v]) => [v, k]))
 const TypedArray = Object.getPrototypeOf(Uint8Array)
+// The built-in TypedArray constructors. A view's element size comes from the one a Type
+// derives from: a subclass can say anything in its own static BYTES_PER_ELEMENT.
+const INTRINSIC_TYPES = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array,
+  Int32Array, Uint32Array, Float32Array, Float64Array, BigInt64Array, BigUint64Array,
+  globalThis.Float16Array].filter((T) => typeof T === 'function')
+const INTRINSIC_SET = new Set(INTRINSIC_TYPES)
+// The built-in getters, which read a typed array's own slots and cannot be overridden.
+const taGetter = (key) => Object.getOwnPropertyDescriptor(TypedArray.prototype, key).get
+const TA_BUFFER = taGetter('buffer')
+const TA_BYTE_OFFSET = taGetter('byteOffset')
+const TA_LENGTH = taGetter('length')
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 
 // Results of the binding's open calls arrive in this array instead of a new object per call.
@@ -45,13 +56,14 @@ const owners = new WeakMap()
 // The file locks this thread holds, by file ('dev:ino' -> Set of Segments), so that a lock()
 // that could only ever be released by this very thread fails instead of freezing it.
 const heldFileLocks = new Map()
-const FLOCK = { shared: 1, exclusive: 2 }
 const FLOCK_SLICE_MS = 100
 
+// Compared, never used as a key: a key would convert the value (a Proxy, a typed array, an
+// object without toString) to a string first, and inherited names ('toString') would match.
 function lockModeOf (mode) {
-  const m = FLOCK[mode]
-  if (m === undefined) throw invalidArgValue('mode', mode, "must be 'shared' or 'exclusive'")
-  return m
+  if (mode === 'shared') return 1
+  if (mode === 'exclusive') return 2
+  throw invalidArgValue('mode', mode, "must be 'shared' or 'exclusive'")
 }
 
 // The native handle of a Segment, for other parts of this package (locks, channels) only.
@@ -97,9 +109,14 @@ class Segment {
     this.#created = scratch[4] === 1
     this.#flags = scratch[6]
     this.#name = name === undefined ? binding.segmentName(handle) : name
+    // fromFd() of a POSIX object that was unlinked: it has no name (the core gives none).
+    if (this.#kind === 'posix' && this.#name === '') this.#name = null
   }
 
-  /** '/name' (POSIX), the memfd's name, the file's path; null for System V. */
+  /**
+   * '/name' (POSIX), the memfd's name, the file's path; null for System V, and for a POSIX
+   * object fromFd() mapped after its name was unlinked.
+   */
   get name () { return this.#name }
   /** 'posix' | 'sysv' | 'memfd' | 'file' */
   get kind () { return this.#kind }
@@ -160,10 +177,15 @@ class Segment {
   view (Type, byteOffset = 0, length) {
     this.#check()
     let bytesPerElement
+    let Intrinsic = null
     if (Type === DataView || Type === Buffer) {
       bytesPerElement = 1
-    } else if (typeof Type === 'function' && TypedArray.isPrototypeOf(Type)) {
+    } else if (INTRINSIC_SET.has(Type)) { // a built-in: the common case, and never a Proxy
+      Intrinsic = Type
       bytesPerElement = Type.BYTES_PER_ELEMENT
+    } else if (typeof Type === 'function' && !isProxy(Type) &&
+               (Intrinsic = intrinsicTypeOf(Type)) !== null) {
+      bytesPerElement = Intrinsic.BYTES_PER_ELEMENT
     } else {
       throw invalidArgType('Type', 'a TypedArray constructor, DataView or Buffer', Type)
     }
@@ -193,7 +215,15 @@ class Segment {
     }
     if (Type === Buffer) return Buffer.from(ab, start, length)
     if (Type === DataView) return new DataView(ab, start, length)
-    return new Type(ab, start, length)
+    const view = new Type(ab, start, length)
+    // A subclass's constructor runs the user's code: what it returns must be the view asked
+    // for, or the caller would index memory it did not mean to. (A built-in needs no check.)
+    if (Type !== Intrinsic && (!isTypedArray(view) || TA_BUFFER.call(view) !== ab ||
+        TA_BYTE_OFFSET.call(view) !== start || TA_LENGTH.call(view) !== length)) {
+      throw invalidArgValue('Type', Type,
+        'must construct a view of the ArrayBuffer, offset and length it is given')
+    }
+    return view
   }
 
   #range (offset, length, name) {
@@ -323,7 +353,10 @@ class Segment {
     binding.close(this.#handle, detachInJs)
   }
 
-  /** shm_unlink(3) (POSIX). True, or false when the name was already gone. */
+  /**
+   * shm_unlink(3) (POSIX). True, or false when the name was already gone (also when the
+   * segment has no name: fromFd() of an unlinked object).
+   */
   unlink () {
     if (this.#kind !== 'posix') {
       throw unsupported(`unlink() applies to POSIX segments; this one is '${this.#kind}'` +
@@ -531,6 +564,16 @@ class Segment {
     fields.closed = this.#closed
     return `Segment ${inspect(fields, { ...options, breakLength: Infinity })}`
   }
+}
+
+// The built-in TypedArray constructor Type is or derives from; null for anything else.
+function intrinsicTypeOf (Type) {
+  if (INTRINSIC_SET.has(Type)) return Type
+  for (let T = Type; typeof T === 'function'; T = Object.getPrototypeOf(T)) {
+    if (INTRINSIC_SET.has(T)) return T
+    if (T === TypedArray || isProxy(T)) return null
+  }
+  return null
 }
 
 function makeSegment (handle, name) {

@@ -9,12 +9,26 @@ const MAX_SAFE = Number.MAX_SAFE_INTEGER
 // Longest POSIX name, not counting the leading '/'. macOS allows 31 bytes (PSHMNAMLEN).
 const NAME_MAX = process.platform === 'darwin' ? 30 : 255
 
+const TypedArrayPrototype = Object.getPrototypeOf(Uint8Array.prototype)
+
+// An options object. Refused besides non-objects: arrays, typed arrays and anything that
+// inherits from one (a fake `{ __proto__: Int32Array.prototype }`, a Proxy of a typed array),
+// whose inherited getters (length) throw a TypeError without a code when read as an option,
+// and a revoked Proxy, which throws on every look.
 function validateObject (value, name) {
   if (value === undefined || value === null) return {}
-  if (typeof value !== 'object' || Array.isArray(value)) {
+  if (typeof value !== 'object' || ArrayBuffer.isView(value) || arrayLike(value)) {
     throw invalidArgType(name, 'of type object', value)
   }
   return value
+}
+
+function arrayLike (value) {
+  try {
+    return Array.isArray(value) || TypedArrayPrototype.isPrototypeOf(value)
+  } catch {
+    return true // a revoked Proxy
+  }
 }
 
 // An integer in [min, max]. BigInts are accepted as long as they fit in a safe Number.

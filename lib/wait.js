@@ -3,6 +3,7 @@
 // Atomics.wait keeps its waiters in a list inside one process; these sleep on the kernel's
 // shared futex for the word's physical page, which every process mapping it shares.
 
+const { types: { isInt32Array } } = require('util')
 const binding = require('./binding')
 const { locate, isPrivate } = require('./segment')
 const { invalidArgType, invalidArgValue, outOfRange } = require('./errors')
@@ -23,7 +24,9 @@ const placed = new WeakMap()
 function placeOf (array) {
   let where = placed.get(array)
   if (where === undefined) {
-    if (!(array instanceof Int32Array)) {
+    // The built-in check, which reads the value's own slots: instanceof would run a
+    // Proxy's traps, and a fake (an object inheriting from Int32Array.prototype) passes it.
+    if (!isInt32Array(array)) {
       throw invalidArgType('int32Array', 'an instance of Int32Array', array)
     }
     where = locate(array, 0, 4)

@@ -43,11 +43,20 @@ function validateTimeout (value, name = 'options.timeout') {
 
 function validateSignal (value, name = 'options.signal') {
   if (value === undefined) return undefined
-  if (value === null || typeof value !== 'object' || typeof value.aborted !== 'boolean' ||
-      typeof value.addEventListener !== 'function') {
+  if (value === null || typeof value !== 'object' || !looksLikeSignal(value)) {
     throw invalidArgType(name, 'an instance of AbortSignal', value)
   }
   return value
+}
+
+// Duck-typed, as Node's own validateAbortSignal; reading a revoked Proxy (or a getter that
+// throws) makes the value no signal rather than a TypeError without a code.
+function looksLikeSignal (value) {
+  try {
+    return typeof value.aborted === 'boolean' && typeof value.addEventListener === 'function'
+  } catch {
+    return false
+  }
 }
 
 // { timeout } for the sync calls.

@@ -102,8 +102,12 @@ function check (file, { command = [process.execPath], write = false } = {}) {
     m.close();
     console.log('prebuild: ' + process.platform + '-' + process.arch + ', Node ' +
       process.versions.node + ': loads' + (${write} ? ', maps, writes and reads' : ' and maps'))`
+  // Without SHMEM_PREBUILD, which would point node-gyp-build at another directory (npm run
+  // test:sanitize sets it for the sanitized build): this checks the package's own binary.
+  const env = { ...process.env, PREBUILDS_ONLY: '1' }
+  delete env.SHMEM_PREBUILD
   const result = spawnSync(command[0], [...command.slice(1), '-e', code], {
-    env: { ...process.env, PREBUILDS_ONLY: '1' },
+    env,
     stdio: 'inherit'
   })
   if (result.status !== 0) fail(`${path.relative(root, file)} does not work`)

@@ -263,25 +263,27 @@ int shmem_segment_stat(shmem_segment_t *seg, shmem_stat_t *st, shmem_err_t *err)
 }
 
 /* The flags raw mmap() accepts: everything that keeps the result a plain, touchable mapping.
- * MAP_FIXED and its kin would replace memory the process is using. */
+ * MAP_FIXED and its kin would replace memory the process is using. The set is built in
+ * unsigned arithmetic: the hugetlb size field (MAP_HUGE_MASK << MAP_HUGE_SHIFT) reaches bit
+ * 31, and shifting into the sign bit of an int is undefined behaviour. */
 static int map_flags_allowed(int flags) {
-  int allowed = MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+  unsigned allowed = (unsigned)(MAP_SHARED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE);
 #ifdef MAP_SHARED_VALIDATE
-  allowed |= MAP_SHARED_VALIDATE;
+  allowed |= (unsigned)MAP_SHARED_VALIDATE;
 #endif
 #ifdef MAP_POPULATE
-  allowed |= MAP_POPULATE;
+  allowed |= (unsigned)MAP_POPULATE;
 #endif
 #ifdef MAP_HUGETLB
-  allowed |= MAP_HUGETLB | (MAP_HUGE_MASK << MAP_HUGE_SHIFT);
+  allowed |= (unsigned)MAP_HUGETLB | ((unsigned)MAP_HUGE_MASK << MAP_HUGE_SHIFT);
 #endif
 #ifdef MAP_LOCKED
-  allowed |= MAP_LOCKED;
+  allowed |= (unsigned)MAP_LOCKED;
 #endif
 #ifdef MAP_NONBLOCK
-  allowed |= MAP_NONBLOCK;
+  allowed |= (unsigned)MAP_NONBLOCK;
 #endif
-  if (flags & ~allowed) return 0;
+  if (((unsigned)flags & ~allowed) != 0) return 0;
   int type = flags & (MAP_SHARED | MAP_PRIVATE);
 #ifdef MAP_SHARED_VALIDATE
   type = flags & MAP_SHARED_VALIDATE;
@@ -294,7 +296,7 @@ static int map_flags_allowed(int flags) {
 static uint64_t raw_map_length(uint64_t size, int flags) {
 #ifdef MAP_HUGETLB
   if (flags & MAP_HUGETLB) {
-    int shift = (flags >> MAP_HUGE_SHIFT) & MAP_HUGE_MASK;
+    unsigned shift = ((unsigned)flags >> MAP_HUGE_SHIFT) & (unsigned)MAP_HUGE_MASK;
     uint64_t huge = shift ? (uint64_t)1 << shift : shmem_huge_page_size();
     if (huge != 0) return shmem__align_up(size, huge);
   }

@@ -278,9 +278,17 @@ shmem_kind_t shmem__fd_link_kind(char *target, char *name, size_t name_size) {
     copy_name(name, name_size, target + 7);
     return SHMEM_KIND_MEMFD;
   }
-  if (strncmp(target, "/dev/shm/", 9) == 0 && strchr(target + 9, '/') == NULL &&
-      strlen(target + 9) <= SHMEM_NAME_MAX) {
-    snprintf(name, name_size, "/%s", target + 9);
+  if (strncmp(target, "/dev/shm/", 9) == 0 && strchr(target + 9, '/') == NULL) {
+    /* The link shows the path the object had when it was opened, with " (deleted)" appended
+     * once it is unlinked, and a live object may bear those very words in its name. So the
+     * link is a name only when that path is, now, this very object (same device and inode):
+     * an unlinked object has no name, and unlink() must never remove another object. */
+    struct stat by_fd, by_name;
+    if (strlen(target + 9) <= SHMEM_NAME_MAX && fstat(fd, &by_fd) == 0 &&
+        stat(target, &by_name) == 0 && by_fd.st_dev == by_name.st_dev &&
+        by_fd.st_ino == by_name.st_ino) {
+      snprintf(name, name_size, "/%s", target + 9);
+    }
     return SHMEM_KIND_POSIX;
   }
   return SHMEM_KIND_FILE;
@@ -338,13 +346,17 @@ int shmem_file_map(shmem_segment_t *seg, const char *path, const shmem_options_t
   int acc = (writes_file || create) ? O_RDWR : O_RDONLY;
   int created = 0;
   int fd = -1;
+  /* O_NOFOLLOW always: a symlink as the last component is refused (-ELOOP), so that a link
+   * planted where the caller expects its own file (a shared /tmp) never redirects the mapping,
+   * or the extension below, to another file. O_EXCL does not follow links either. */
   if (create) {
-    fd = open(path, acc | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)opts->mode);
+    fd = open(path, acc | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)opts->mode);
     if (fd >= 0) created = 1;
     else if (errno != EEXIST) return shmem__fail(err, -errno, "open");
   }
   if (fd < 0) {
-    fd = open(path, acc | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO or device planted under the name must not hang the open. */
+    fd = open(path, acc | O_NOFOLLOW | O_CLOEXEC | (create ? O_NONBLOCK : 0));
     if (fd < 0) return shmem__fail(err, -errno, "open");
   }
   int r;
@@ -352,6 +364,24 @@ int shmem_file_map(shmem_segment_t *seg, const char *path, const shmem_options_t
   if (fstat(fd, &st) != 0) {
     r = shmem__fail(err, -errno, "fstat");
     goto fail;
+  }
+  /* create adopts a file that exists only when it is a regular file of the caller's own
+   * (effective) user: anything else would extend, and hand out for writing, a file another
+   * user made, perhaps pre-created in a shared directory to be written by us. */
+  if (create && !created) {
+    if (!S_ISREG(st.st_mode)) {
+      r = shmem__fail(err, S_ISDIR(st.st_mode) ? -EISDIR : -ENODEV, "open");
+      goto fail;
+    }
+    if (st.st_uid != geteuid()) {
+      r = shmem__fail(err, -EPERM, "open");
+      goto fail;
+    }
+    int fl = fcntl(fd, F_GETFL);
+    if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) {
+      r = shmem__fail(err, -errno, "fcntl");
+      goto fail;
+    }
   }
   if (create && S_ISREG(st.st_mode)) {
     if (opts->offset > (uint64_t)INT64_MAX - opts->size) {
@@ -392,7 +422,8 @@ void shmem_segment_close(shmem_segment_t *seg) {
 int shmem_segment_unlink(shmem_segment_t *seg, shmem_err_t *err) {
   switch (seg->kind) {
     case SHMEM_KIND_POSIX:
-      if (seg->name[0] == '\0') return shmem__fail(err, SHMEM_EKIND, NULL);
+      /* No name: fd_map of an object that was already unlinked. Its name is gone. */
+      if (seg->name[0] == '\0') return shmem__fail(err, -ENOENT, "shm_unlink");
       return shmem_posix_unlink(seg->name, err);
     case SHMEM_KIND_SYSV:
       return shmem_sysv_remove_id(seg->shmid, err);
