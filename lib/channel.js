@@ -13,7 +13,7 @@ const {
   channelSend, channelReceiveInto, channelReceiveWait, channelSendWait, channelReserve,
   channelCommit, channelPeek, channelRelease
 } = binding
-const { Segment, handleOf } = require('./segment')
+const { handleOf, isSegment } = require('./segment')
 const { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached } = require('./spsc')
 const { PendingOps, READ, WRITE } = require('./channel-pending')
 const open = require('./open')
@@ -285,7 +285,7 @@ class Channel {
    * The segment stays the caller's: close the channel before the segment.
    */
   static init (segment, offset, byteLength, options) {
-    if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
+    if (!isSegment(segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
     offset = validateInteger(offset, 'offset', 0, segment.size)
     byteLength = validateInteger(byteLength, 'byteLength', 0, segment.size - offset)
     const o = validateChannelOptions(options)
@@ -294,7 +294,7 @@ class Channel {
 
   /** Attaches to the channel at offset in segment (formatted by init() in any process). */
   static attach (segment, offset = 0) {
-    if (!(segment instanceof Segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
+    if (!isSegment(segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
     offset = validateInteger(offset, 'offset', 0, segment.size)
     return new Channel(kConstruct, segment, offset, segment.size - offset, false, null, false)
   }

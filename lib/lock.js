@@ -6,7 +6,7 @@
 // The format and the recovery rules are in docs/locks.md.
 
 const binding = require('./binding')
-const { Segment, locate, isPrivate } = require('./segment')
+const { locate, isPrivate, isSegment } = require('./segment')
 const { coded, invalidArgType, outOfRange, closedError, unsupported } = require('./errors')
 const { validateInteger } = require('./validate')
 const waiting = require('./waiting')
@@ -85,7 +85,7 @@ function notOwner (what) {
 
 // The view of [offset, offset + bytes) that a lock lives in, after every check.
 function place (segment, offset, bytes, what) {
-  if (!(segment instanceof Segment)) {
+  if (!isSegment(segment)) {
     throw invalidArgType('segment', 'an instance of Segment', segment)
   }
   if (segment.closed) throw closedError()

@@ -69,6 +69,9 @@ function lockModeOf (mode) {
 // The native handle of a Segment, for other parts of this package (locks, channels) only.
 let handleOf
 let isPrivate
+// A real Segment: `instanceof` also accepts Object.create(Segment.prototype), whose getters
+// then throw V8's uncoded "Cannot read private member" (found by the API fuzzer).
+let isSegment
 
 class Segment {
   #handle
@@ -90,6 +93,7 @@ class Segment {
 
   static {
     handleOf = (segment) => segment.#handle
+    isSegment = (value) => value !== null && typeof value === 'object' && #handle in value
     isPrivate = (segment) => (segment.#flags & F.PRIVATE) !== 0
   }
 
@@ -558,6 +562,7 @@ class Segment {
   }
 
   [inspect.custom] (depth, options) {
+    if (!isSegment(this)) return 'Segment {}' // Segment.prototype itself, or an object on it
     const fields = { name: this.#name, kind: this.#kind, size: this.#size }
     if (this.#kind === 'sysv') Object.assign(fields, { key: this.#key, id: this.#id })
     fields.readOnly = this.readOnly
@@ -600,5 +605,6 @@ module.exports = {
   ADVICE,
   locate,
   handleOf: (s) => handleOf(s),
+  isSegment: (value) => isSegment(value),
   isPrivate: (s) => isPrivate(s)
 }

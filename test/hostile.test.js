@@ -219,3 +219,14 @@ test('view(): a subclass that lies about BYTES_PER_ELEMENT gets its real element
     assert.throws(() => seg.view(new Proxy(Int32Array, {})), { code: 'ERR_INVALID_ARG_TYPE' })
     assert.throws(() => seg.view(revoked.proxy), { code: 'ERR_INVALID_ARG_TYPE' })
   })
+
+test('an object made on Segment.prototype is not a Segment: coded errors, and inspect works', () => {
+  const fake = Object.create(shmem.Segment.prototype)
+  const TYPE = { code: 'ERR_INVALID_ARG_TYPE', message: /instance of Segment/ }
+  assert.throws(() => shmem.Mutex.init(fake, 0), TYPE)
+  assert.throws(() => shmem.RwLock.attach(fake, 0), TYPE)
+  assert.throws(() => shmem.Semaphore.init(fake, 0, 1), TYPE)
+  assert.throws(() => shmem.Channel.attach(fake, 0), TYPE)
+  assert.throws(() => shmem.Channel.init(fake, 0, 4096, { capacity: 1024, kind: 'spsc' }), TYPE)
+  assert.strictEqual(require('util').inspect(fake), 'Segment {}')
+})
