@@ -48,7 +48,9 @@ int64_t shmem__huge_pages_free(void);
 int64_t shmem__meminfo_scan(FILE *f, const char *key);
 
 /* What a /proc/self/fd link target (NUL-terminated, changed in place) names: a memfd (its
- * name into name), a POSIX object in /dev/shm ("/name" into name) or a file. */
+ * name into name), a POSIX object in /dev/shm ("/name" into name: a candidate, which the
+ * caller keeps only while that name still leads to its fd's object; empty when too long to
+ * be a name) or a file. Text only: it touches no file, so a fuzzer can feed it. */
 shmem_kind_t shmem__fd_link_kind(char *target, char *name, size_t name_size);
 
 /* Turns a failure of a hugetlb request into SHMEM_ENOHUGEPAGES when the system has no free

@@ -279,16 +279,9 @@ shmem_kind_t shmem__fd_link_kind(char *target, char *name, size_t name_size) {
     return SHMEM_KIND_MEMFD;
   }
   if (strncmp(target, "/dev/shm/", 9) == 0 && strchr(target + 9, '/') == NULL) {
-    /* The link shows the path the object had when it was opened, with " (deleted)" appended
-     * once it is unlinked, and a live object may bear those very words in its name. So the
-     * link is a name only when that path is, now, this very object (same device and inode):
-     * an unlinked object has no name, and unlink() must never remove another object. */
-    struct stat by_fd, by_name;
-    if (strlen(target + 9) <= SHMEM_NAME_MAX && fstat(fd, &by_fd) == 0 &&
-        stat(target, &by_name) == 0 && by_fd.st_dev == by_name.st_dev &&
-        by_fd.st_ino == by_name.st_ino) {
-      snprintf(name, name_size, "/%s", target + 9);
-    }
+    /* The candidate name, as the link shows it: fd_kind() keeps it only if it is still this
+     * very object's (see there). */
+    if (strlen(target + 9) <= SHMEM_NAME_MAX) snprintf(name, name_size, "/%s", target + 9);
     return SHMEM_KIND_POSIX;
   }
   return SHMEM_KIND_FILE;
@@ -303,7 +296,18 @@ static shmem_kind_t fd_kind(int fd, char *name, size_t name_size) {
   ssize_t n = readlink(link, target, sizeof(target) - 1);
   if (n <= 0) return SHMEM_KIND_FILE;
   target[n] = '\0';
-  return shmem__fd_link_kind(target, name, name_size);
+  shmem_kind_t kind = shmem__fd_link_kind(target, name, name_size);
+  /* The link shows the path the object had when it was opened, with " (deleted)" appended
+   * once it is unlinked, and a live object may bear those very words in its name. So the
+   * link is a name only when that path is, now, this very object (same device and inode): an
+   * unlinked object has no name, and unlink() must never remove another object. */
+  struct stat by_fd, by_name;
+  if (kind == SHMEM_KIND_POSIX && name[0] != '\0' &&
+      !(fstat(fd, &by_fd) == 0 && stat(target, &by_name) == 0 &&
+        by_fd.st_dev == by_name.st_dev && by_fd.st_ino == by_name.st_ino)) {
+    name[0] = '\0';
+  }
+  return kind;
 #else
   (void)fd;
   (void)name_size;
