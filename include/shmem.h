@@ -282,6 +282,7 @@ typedef struct shmem_channel_s {
   int cache_valid;
   int64_t spin_ns;                  /* this view's spin budget now, adapted per wait; < 0: unset */
   int64_t hogged_until_ns;          /* a CPU-bound task shares our CPU: sleep at once till then */
+  int long_yields;                  /* waits in a row whose yield lasted a scheduler slice */
 } shmem_channel_t;
 
 typedef struct shmem_channel_stats_s {

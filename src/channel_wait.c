@@ -99,17 +99,24 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
   if (ch->spin_ns < 0 || ch->spin_ns > full) ch->spin_ns = full;
   int64_t spin = ch->spin_ns, yield = full + budget(1);
   int switched = 0;
-  /* A CPU-bound task shares this CPU (a yield lasted a scheduler slice, see HOGGED_NS): spin
-   * and yield only hand it the CPU, for milliseconds, while the peer's reply waits. Sleep at
-   * once instead: a sleeper the peer wakes preempts such a task. Tried again after a while. */
-  if (start < ch->hogged_until_ns) {
-    spin = yield = 0;
-    if (!ready(ch, n)) goto sleep;
-    return 0;
+  /* A CPU-bound task shares this CPU (yields lasted a scheduler slice, HOGGED_NS, in
+   * HOGGED_WAITS waits in a row): spin and yield only hand it the CPU, for milliseconds, while
+   * the peer's reply waits. Sleep at once instead: a sleeper the peer wakes preempts such a
+   * task. Tried again after HOGGED_HOLD_NS; then one more long yield is enough. One long yield
+   * alone (the peer's garbage collection, say) changes nothing: in a quiet pair that cost the
+   * sub-microsecond round trips of the spin for whole holds. */
+  if (ch->hogged_until_ns != 0) {
+    if (start < ch->hogged_until_ns) {
+      if (!ready(ch, n)) goto sleep;
+      return 0;
+    }
+    ch->hogged_until_ns = 0;
+    ch->long_yields = HOGGED_WAITS - 1;
   }
   for (unsigned i = 0;; i++) {
     if (ready(ch, n)) {
       if (i >= 1024) ch->spin_ns = switched ? 0 : full;
+      ch->long_yields = 0;
       return 0;
     }
     if (cancel != NULL && *cancel) return -ECANCELED;
@@ -125,8 +132,10 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
       int64_t took = shmem_now_ns() - now;
       if (took > SWITCHED_NS) switched = 1;
       if (took > HOGGED_NS) {
-        ch->hogged_until_ns = now + took + HOGGED_HOLD_NS;
-        ch->spin_ns = 0;
+        if (++ch->long_yields >= HOGGED_WAITS) {
+          ch->hogged_until_ns = now + took + HOGGED_HOLD_NS;
+          ch->spin_ns = 0;
+        }
         break;
       }
     } else {
