@@ -7,6 +7,9 @@
 //   node scripts/sanitize.js                 build, then run test/*.test.js
 //   node scripts/sanitize.js --build-only    build only
 //   node scripts/sanitize.js test/x.test.js  build, then run these files
+//   node scripts/sanitize.js --bun BUN       build, then Bun's smoke suite (test/bun/) with the
+//                                            runtime BUN (Bun finalizes buffers at other times
+//                                            than Node: a use-after-free showed only there)
 //
 // The build: binding.gyp with -Dshmem_sanitize=1, in a copy of binding.gyp, src/ and include/
 // under build-sanitize/, so the developer's build/ stays as it was (and is never
@@ -118,11 +121,14 @@ function checkLoaded (env) {
 function main () {
   const args = process.argv.slice(2)
   const buildOnly = args.includes('--build-only')
-  const files = args.filter((a) => !a.startsWith('--'))
+  const bunAt = args.indexOf('--bun')
+  const bun = bunAt >= 0 ? args[bunAt + 1] : null
+  const files = args.filter((a, i) => !a.startsWith('--') && !(bunAt >= 0 && i === bunAt + 1))
   build()
   if (buildOnly) return 0
   const env = sanitizedEnv()
   checkLoaded(env)
+  if (bun) return sh(bun, ['test', 'test/bun/'], { env, cwd: root })
   const tests = files.length
     ? files
     : fs.readdirSync(path.join(root, 'test')).filter((f) => f.endsWith('.test.js')).sort()

@@ -17,6 +17,7 @@ typedef struct segment_handle_s {
   shmem_segment_t seg;
   uint32_t refs;  /* the JS handle, plus one per live ArrayBuffer */
   bool closed;
+  bool closing;       /* close() walks the list: ab_finalize only marks links meanwhile */
   bool unmap_pending; /* closed while native users ran: the last one to finish unmaps */
   uint32_t busy;      /* native users of the mapping or the fd: waiter threads (wait.c) and
                        * channels (pins); close() leaves the mapping to the last of them */
@@ -28,6 +29,7 @@ struct ab_link_s {
   segment_handle_t *owner;
   napi_ref ref; /* weak: it must not keep the ArrayBuffer alive */
   bool detached; /* close() detached it: no JS object reaches its memory any more */
+  bool finalized; /* its finalizer ran while close() walked the list: freed after the walk */
   ab_link_t *prev, *next;
 };
 
@@ -62,15 +64,26 @@ static void unmap_if_unreachable(segment_handle_t *h) {
 /* Runs when V8 frees the ArrayBuffer's backing store: the memory follows the backing store,
  * not the first ArrayBuffer object (ArrayBuffer.prototype.transfer() and a postMessage
  * transfer list move it to another), so only now is this range unreachable from JS. */
-static void ab_finalize(napi_env env, void *data, void *hint) {
-  (void)data;
-  ab_link_t *link = (ab_link_t *)hint;
+static void ab_unlink(napi_env env, ab_link_t *link) {
   segment_handle_t *h = link->owner;
   if (link->prev != NULL) link->prev->next = link->next;
   else h->abs = link->next;
   if (link->next != NULL) link->next->prev = link->prev;
   if (link->ref != NULL) napi_delete_reference(env, link->ref);
   free(link);
+}
+
+static void ab_finalize(napi_env env, void *data, void *hint) {
+  (void)data;
+  ab_link_t *link = (ab_link_t *)hint;
+  segment_handle_t *h = link->owner;
+  /* Node calls this from a later turn of the event loop; Bun may call it inside the detach
+   * that close() makes, while close() walks this very list: then only mark the link. */
+  if (h->closing) {
+    link->finalized = true;
+    return;
+  }
+  ab_unlink(env, link);
   if (h->closed) unmap_if_unreachable(h);
   handle_release(h);
 }
@@ -232,18 +245,29 @@ napi_value shmem_napi_close(napi_env env, napi_callback_info info) {
   segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
   if (h == NULL || h->closed) return NULL;
   h->closed = true;
-  /* detach() runs JS, but no ab_finalize can run inside this loop and change the list: Node
-   * calls an external ArrayBuffer's finalizer from a later turn of the event loop. */
+  /* detach() runs JS, in which a runtime may finalize buffers (Bun does, at once): while
+   * `closing` the finalizers only mark their links, and the walk after this one frees them. */
+  h->closing = true;
   for (ab_link_t *link = h->abs; link != NULL; link = link->next) {
     napi_value ab = NULL;
-    if (link->ref == NULL || napi_get_reference_value(env, link->ref, &ab) != napi_ok ||
-        ab == NULL) {
+    if (link->finalized || link->ref == NULL ||
+        napi_get_reference_value(env, link->ref, &ab) != napi_ok || ab == NULL) {
       continue;
     }
     if (detach(env, ab, argc > 1 ? argv[1] : NULL)) link->detached = true;
   }
+  h->closing = false;
+  uint32_t released = 0;
+  for (ab_link_t *link = h->abs, *next; link != NULL; link = next) {
+    next = link->next;
+    if (!link->finalized) continue;
+    ab_unlink(env, link);
+    released++;
+  }
   if (h->busy > 0) shmem_napi_cancel_waiters(env, h);
   unmap_if_unreachable(h);
+  /* The JS handle passed in holds a reference too, so these never free h. */
+  while (released-- > 0) handle_release(h);
   return NULL;
 }
 
