@@ -278,6 +278,7 @@ typedef struct shmem_channel_s {
   uint64_t send_lock_seen;          /* mpsc/mpmc: the send lock's word as last seen, since */
   int64_t send_lock_seen_ns;        /* when, and when its holder's liveness was last read */
   int64_t send_lock_checked_ns;
+  int lock_wait;                    /* the last writable() said no for the send lock */
   uint32_t cached_head, cached_tail; /* the peer's counter as last read */
   int cache_valid;
   int64_t spin_ns;                  /* this view's spin budget now, adapted per wait; < 0: unset */

@@ -53,6 +53,7 @@ static void view_reset(shmem_channel_t *ch) {
   ch->lock_seen_ns = 0;
   ch->send_lock_seen = 0;
   ch->send_lock_seen_ns = ch->send_lock_checked_ns = 0;
+  ch->lock_wait = 0;
   ch->cache_valid = 0;
   ch->spin_ns = -1;
   ch->hogged_until_ns = 0;

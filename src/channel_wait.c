@@ -43,7 +43,12 @@ int shmem_channel_readable(shmem_channel_t *ch) {
  * did when only room counted), and asks every STUCK_CHECK_NS whether the holder died. */
 static int send_lock_stuck(shmem_channel_t *ch) {
   uint64_t held = LOAD(f64(ch, H_SEND_LOCK), ACQ);
-  if (held == 0) return 0;
+  /* The word names a process, not one hold: seen free, the next hold is a new one, even by
+   * the same process (else a process's holds would add up to "stuck" across its sends). */
+  if (held == 0) {
+    ch->send_lock_seen = 0;
+    return 0;
+  }
   int64_t now = shmem_now_ns();
   if (held != ch->send_lock_seen) {
     ch->send_lock_seen = held;
@@ -57,7 +62,13 @@ static int send_lock_stuck(shmem_channel_t *ch) {
 }
 
 static int writable(shmem_channel_t *ch, uint64_t n) {
-  if (ch->kind != SHMEM_CHANNEL_SPSC && send_lock_stuck(ch)) return 0;
+  ch->lock_wait = 0;
+  if (ch->kind != SHMEM_CHANNEL_SPSC && send_lock_stuck(ch)) {
+    /* Nobody wakes a sender when the lock is released: wait_for() sleeps at most
+     * STUCK_CHECK_NS at a time for it, not a whole slice. */
+    ch->lock_wait = 1;
+    return 0;
+  }
   uint32_t tail = LOAD(f32(ch, H_TAIL), ACQ);
   uint32_t head = LOAD(f32(ch, H_HEAD), ACQ);
   if (!span_ok(ch, head, tail)) return 1;
@@ -155,7 +166,8 @@ sleep:;
       if (deadline_ns >= 0 && now >= deadline_ns) {
         r = -ETIMEDOUT;
       } else {
-        int64_t until = now + slice_ns;
+        int64_t until = now + (ch->lock_wait && slice_ns > STUCK_CHECK_NS ? STUCK_CHECK_NS
+                                                                          : slice_ns);
         if (deadline_ns >= 0 && deadline_ns < until) until = deadline_ns;
         shmem_futex_wait(seq, seen, until);
       }
