@@ -215,3 +215,24 @@ test("an AbortSignal that fires after the channel's segment was closed rejects, 
   assert.strictEqual(r.code, 0, r.stderr)
   assert.match(r.stdout, /^alive$/m)
 })
+
+test("closing a channel's segment under a pending receiveAsync/sendAsync rejects them (no timeout)", async () => {
+  for (const kind of KINDS) {
+    const r = await runSnippet(`
+      const { Channel } = shmem
+      const kind = process.argv[2]
+      const size = Channel.byteLength({ capacity: 4096, kind })
+      const seg = shmem.memfd(2 * size)
+      const rx = Channel.init(seg, 0, size, { capacity: 4096, kind })
+      const tx = Channel.init(seg, size, size, { capacity: 4096, kind })
+      while (tx.send('fill'));
+      const pending = [rx.receiveAsync(), tx.sendAsync('more')]
+      setTimeout(() => seg.close(), 30)
+      const results = await Promise.allSettled(pending)
+      console.log(results.map((x) => x.status + ' ' + (x.reason && x.reason.code)).join(', '))
+    `, { args: [kind], timeout: 10000 })
+    assert.strictEqual(r.signal, null, r.stderr)
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^rejected ERR_SHMEM_CLOSED, rejected ERR_SHMEM_CLOSED$/m, kind)
+  }
+})

@@ -41,6 +41,8 @@ void shmem_napi_handle_idle(segment_handle_t *h);
 napi_status shmem_napi_wait_init(napi_env env, napi_value exports, instance_t *inst);
 /* Tells every waiter thread on h to stop (close() calls it). */
 void shmem_napi_cancel_waiters(napi_env env, segment_handle_t *h);
+/* Cancels the waits of every channel of env on the segment seg (channel_handles.c). */
+void shmem_napi_channels_cancel(napi_env env, segment_handle_t *seg);
 
 napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info);
 napi_value shmem_napi_close(napi_env env, napi_callback_info info);

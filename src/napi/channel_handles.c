@@ -187,6 +187,24 @@ static void waiters_stop(channel_handle_t *h) {
   }
 }
 
+/* The segment under these channels was closed: their waiter threads stop waiting (each
+ * reports ECANCELED, and the JS side then finds the segment closed and rejects what was
+ * pending with ERR_SHMEM_CLOSED, where before a receiveAsync() with no timeout never
+ * settled). Handles of other environments are left alone: seg is this env's. */
+void shmem_napi_channels_cancel(napi_env env, segment_handle_t *seg) {
+  pthread_mutex_lock(&table_mu);
+  uint32_t end = next_id;
+  pthread_mutex_unlock(&table_mu);
+  for (uint32_t id = 0; id < end; id++) {
+    channel_handle_t *h = shmem_napi_channel_find(env, id);
+    if (h == NULL || h->seg != seg) continue;
+    for (int i = 0; i < 2; i++) {
+      if (h->waiters[i].started) h->waiters[i].cancel = 1;
+    }
+    shmem_channel_interrupt(&h->ch);
+  }
+}
+
 /* Everything close() and the env cleanup hook share. */
 void shmem_napi_channel_close_handle(channel_handle_t *h) {
   waiters_stop(h);

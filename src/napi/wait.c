@@ -441,6 +441,7 @@ void shmem_napi_cancel_waiters(napi_env env, segment_handle_t *h) {
   for (job_t *job = w != NULL ? w->jobs : NULL; job != NULL; job = job->next) {
     if (job->h == h) job_cancel(job);
   }
+  shmem_napi_channels_cancel(env, h);
 }
 
 /* threadSelf() -> [this thread's id, its start time (0 if unknown)]. Called once a thread. */
