@@ -14,7 +14,7 @@ const {
   channelCommit, channelPeek, channelRelease
 } = binding
 const { handleOf, isSegment } = require('./segment')
-const { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached } = require('./spsc')
+const { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable } = require('./spsc')
 const { PendingOps, READ, WRITE } = require('./channel-pending')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
@@ -125,18 +125,24 @@ function detachedError (data) {
   return invalidArgValue('data', data, 'must not be detached')
 }
 
+function outOfBoundsError (data) {
+  return invalidArgValue('data', data, 'is out of the bounds of its resized ArrayBuffer')
+}
+
 function bytesOf (data) {
   let n, buffer
   if (types.isTypedArray(data)) {
     n = typedByteLength.call(data)
     buffer = typedBuffer.call(data)
+    if (n === 0 && isUnusable(data)) {
+      throw isDetached(buffer) ? detachedError(data) : outOfBoundsError(data)
+    }
   } else if (types.isDataView(data)) {
     buffer = viewBuffer.call(data)
     try {
       n = viewByteLength.call(data)
     } catch {
-      throw isDetached(buffer) ? detachedError(data)
-        : invalidArgValue('data', data, 'is out of the bounds of its resized ArrayBuffer')
+      throw isDetached(buffer) ? detachedError(data) : outOfBoundsError(data)
     }
   } else {
     n = arrayBufferByteLength.call(data)

@@ -123,6 +123,19 @@ function isDetached (buffer) {
   }
 }
 
+// A TypedArray of length 0 may be empty, detached, or out of the bounds of a resizable
+// ArrayBuffer that shrank under it (then its length reads 0 too): only the last two fail
+// the built-in check every TypedArray method makes first.
+const atOf = TypedArrayProto.at
+function isUnusable (view) {
+  try {
+    atOf.call(view, 0)
+    return false
+  } catch {
+    return true
+  }
+}
+
 /** True for a Uint8Array (a Buffer too): what the fast paths copy from and into. */
 function isUint8Array (x) {
   return kindOf.call(x) === 'Uint8Array'
@@ -199,7 +212,7 @@ class SpscRing {
   send (data) {
     const n = lengthOf.call(data) // its byteLength, which is far slower to read
     // Oversize, or detached: the Channel's checks give the error.
-    if (n > this.max || (n === 0 && isDetached(bufferOf.call(data)))) return -1
+    if (n > this.max || (n === 0 && isUnusable(data))) return -1
     const at = this.room(n)
     if (at < 0) return 0
     if (data !== this.source) this.#adoptSource(data)
@@ -440,4 +453,4 @@ class SpscRing {
   }
 }
 
-module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached }
+module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable }

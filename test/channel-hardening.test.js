@@ -144,6 +144,14 @@ test('a detached view or ArrayBuffer is ERR_INVALID_ARG_VALUE on every path, and
     return Promise.all(cases.map(([label, make]) =>
       assert.rejects(ch.sendAsync(make()), { code: 'ERR_INVALID_ARG_VALUE' }, `${kind} sendAsync(${label})`)))
       .then(() => {
+        // A fixed-length view left out of bounds by a resizable ArrayBuffer that shrank: its
+        // length reads 0, and it is refused as well rather than sent empty.
+        const ab = new ArrayBuffer(16, { maxByteLength: 64 })
+        const view = new Uint8Array(ab, 0, 16)
+        ab.resize(8)
+        for (const send of [() => ch.send(view), () => ch.sendSync(view, { timeout: 0 })]) {
+          assert.throws(send, { code: 'ERR_INVALID_ARG_VALUE', message: /out of the bounds/ })
+        }
         assert.strictEqual(ch.stats().messagesSent, 2, `${kind}: something detached was sent`)
         // An empty view that is not detached is an empty message, on every path.
         assert.strictEqual(ch.send(new Uint8Array(0)), true)
