@@ -283,7 +283,8 @@ typedef struct shmem_channel_s {
   int cache_valid;
   int64_t spin_ns;                  /* this view's spin budget now, adapted per wait; < 0: unset */
   int64_t hogged_until_ns;          /* a CPU-bound task shares our CPU: sleep at once till then */
-  int long_yields;                  /* waits in a row whose yield lasted a scheduler slice */
+  int long_yields;                  /* yields in a row that lasted a scheduler slice, */
+  int64_t long_yield_ns;            /* and when the last of them ended */
 } shmem_channel_t;
 
 typedef struct shmem_channel_stats_s {

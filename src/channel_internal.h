@@ -58,7 +58,8 @@
 #define SWITCHED_NS 3000              /* a sched_yield() this long ran another thread */
 #define HOGGED_NS 200000              /* ... this long ran a CPU-bound one (a peer's reply is
                                        * microseconds; a scheduler slice, milliseconds) */
-#define HOGGED_WAITS 3                /* in this many waits in a row: */
+#define HOGGED_WAITS 3                /* this many of those, */
+#define HOGGED_GAP_NS 50000000        /* each within this long of the last, and none short: */
 #define HOGGED_HOLD_NS 100000000      /* then waits sleep at once for this long */
 
 typedef struct record_s {

@@ -110,12 +110,14 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
   if (ch->spin_ns < 0 || ch->spin_ns > full) ch->spin_ns = full;
   int64_t spin = ch->spin_ns, yield = full + budget(1);
   int switched = 0;
-  /* A CPU-bound task shares this CPU (yields lasted a scheduler slice, HOGGED_NS, in
-   * HOGGED_WAITS waits in a row): spin and yield only hand it the CPU, for milliseconds, while
-   * the peer's reply waits. Sleep at once instead: a sleeper the peer wakes preempts such a
-   * task. Tried again after HOGGED_HOLD_NS; then one more long yield is enough. One long yield
-   * alone (the peer's garbage collection, say) changes nothing: in a quiet pair that cost the
-   * sub-microsecond round trips of the spin for whole holds. */
+  /* A CPU-bound task shares this CPU (HOGGED_WAITS yields, each within HOGGED_GAP_NS of the
+   * last, lasted a scheduler slice, HOGGED_NS, and no yield between them was short): spin and
+   * yield only hand it the CPU, for milliseconds, while the peer's reply waits. Sleep at once
+   * instead: a sleeper the peer wakes preempts such a task. Tried again after HOGGED_HOLD_NS;
+   * then one more long yield is enough. An isolated long yield (the peer's garbage collection,
+   * say) changes nothing: in a quiet pair that cost the sub-microsecond round trips of the spin
+   * for whole holds. A wait that never yields says nothing either way: under load many end in
+   * their spin, and counting them as quiet kept the count from ever reaching HOGGED_WAITS. */
   if (ch->hogged_until_ns != 0) {
     if (start < ch->hogged_until_ns) {
       if (!ready(ch, n)) goto sleep;
@@ -123,11 +125,11 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
     }
     ch->hogged_until_ns = 0;
     ch->long_yields = HOGGED_WAITS - 1;
+    ch->long_yield_ns = start; /* so that the gap allows the one more */
   }
   for (unsigned i = 0;; i++) {
     if (ready(ch, n)) {
       if (i >= 1024) ch->spin_ns = switched ? 0 : full;
-      ch->long_yields = 0;
       return 0;
     }
     if (cancel != NULL && *cancel) return -ECANCELED;
@@ -142,7 +144,11 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
       sched_yield();
       int64_t took = shmem_now_ns() - now;
       if (took > SWITCHED_NS) switched = 1;
-      if (took > HOGGED_NS) {
+      if (took <= HOGGED_NS) {
+        ch->long_yields = 0;
+      } else {
+        if (now - ch->long_yield_ns > HOGGED_GAP_NS) ch->long_yields = 0;
+        ch->long_yield_ns = now + took;
         if (++ch->long_yields >= HOGGED_WAITS) {
           ch->hogged_until_ns = now + took + HOGGED_HOLD_NS;
           ch->spin_ns = 0;
