@@ -14,7 +14,9 @@ const {
   channelCommit, channelPeek, channelRelease
 } = binding
 const { handleOf, isSegment } = require('./segment')
-const { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable } = require('./spsc')
+const {
+  SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable, bufferOf
+} = require('./spsc')
 const { PendingOps, READ, WRITE } = require('./channel-pending')
 const open = require('./open')
 const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
@@ -116,7 +118,6 @@ const waitSlice = isMainThread
 // the JavaScript path threw an uncoded TypeError and the native one sent an empty message.
 const builtin = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get
 const typedByteLength = builtin(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')
-const typedBuffer = builtin(Object.getPrototypeOf(Uint8Array.prototype), 'buffer')
 const viewByteLength = builtin(DataView.prototype, 'byteLength')
 const viewBuffer = builtin(DataView.prototype, 'buffer')
 const arrayBufferByteLength = builtin(ArrayBuffer.prototype, 'byteLength')
@@ -133,7 +134,7 @@ function bytesOf (data) {
   let n, buffer
   if (types.isTypedArray(data)) {
     n = typedByteLength.call(data)
-    buffer = typedBuffer.call(data)
+    buffer = bufferOf.call(data)
     if (n === 0 && isUnusable(data)) {
       throw isDetached(buffer) ? detachedError(data) : outOfBoundsError(data)
     }

@@ -11,7 +11,7 @@ const { coded, invalidArgType, outOfRange, closedError, unsupported } = require(
 const { validateInteger } = require('./validate')
 const waiting = require('./waiting')
 
-const { OK, TIMED_OUT, CANCELLED, deadlineOf, remaining, futexWaitAsync } = waiting
+const { OK, TIMED_OUT, CANCELLED, SLICE_MS, deadlineOf, remaining, futexWaitAsync } = waiting
 
 // Who this thread is: its kernel thread id and start time. Module state is per thread
 // (a worker loads its own copy), which is exactly what ownership needs.
@@ -24,9 +24,9 @@ const WAITERS = 1 << 30 // in a state word: someone may sleep on it
 const TID_MASK = WAITERS - 1 // Linux thread ids stay below 2^22 (PID_MAX_LIMIT)
 const TID_MAX = 1 << 22
 const INT32_MAX = 0x7fffffff
-// A sleeper wakes at least this often to see whether the owner still lives: a dead owner is
-// noticed within one slice (plus the /proc read), and a lost wake-up costs at most one slice.
-const SLICE_MS = 100
+// A sleeper wakes at least every waiting.SLICE_MS to see whether the owner still lives: a dead
+// owner is noticed within one slice (plus the /proc read), and a lost wake-up costs at most one.
+
 // Tries before the first sleep. Each is a load and perhaps a CAS: a few microseconds in all,
 // short enough not to starve a peer that shares the CPU.
 const SPIN = 64

@@ -56,7 +56,6 @@ const owners = new WeakMap()
 // The file locks this thread holds, by file ('dev:ino' -> Set of Segments), so that a lock()
 // that could only ever be released by this very thread fails instead of freezing it.
 const heldFileLocks = new Map()
-const FLOCK_SLICE_MS = 100
 
 // Compared, never used as a key: a key would convert the value (a Proxy, a typed array, an
 // object without toString) to a string first, and inherited names ('toString') would match.
@@ -475,8 +474,8 @@ class Segment {
       const deadline = waiting.deadlineOf(timeout)
       for (;;) {
         const left = waiting.remaining(deadline)
-        if (binding.flockWait(this.#handle, m, Math.min(left, FLOCK_SLICE_MS))) break
-        if (left <= FLOCK_SLICE_MS) return 'timed-out'
+        if (binding.flockWait(this.#handle, m, Math.min(left, waiting.SLICE_MS))) break
+        if (left <= waiting.SLICE_MS) return 'timed-out'
       }
     }
     this.#took(mode)

@@ -453,4 +453,4 @@ class SpscRing {
   }
 }
 
-module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable }
+module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable, bufferOf }

@@ -6,9 +6,11 @@ const binding = require('./binding')
 const { coded, invalidArgType } = require('./errors')
 const { validateObject } = require('./validate')
 
-// A blocking wait off the main thread returns to JavaScript at least this often (ms): V8 ends
-// a worker (worker.terminate(), or process.exit() in the main thread) only while it runs
-// JavaScript, so one long native wait would keep it, and its terminate(), waiting for ever.
+// A blocking wait returns to JavaScript at least this often (ms): V8 ends a worker
+// (worker.terminate(), or process.exit() in the main thread) only while it runs JavaScript, so
+// one long native wait would keep it, and its terminate(), waiting for ever. The channels'
+// waits slice in workers, the file locks' and the in-segment locks' always (the latter also
+// look this often whether a lock's owner still lives).
 const SLICE_MS = 100
 
 // Results of the binding's waits.
