@@ -196,6 +196,10 @@ int64_t shmem_now_ns(void);
 int shmem_futex_wait(const uint32_t *addr, uint32_t expected, int64_t deadline_ns);
 /* Wakes up to count sleepers on addr in any process; returns how many it woke, or -errno. */
 int shmem_futex_wake(const uint32_t *addr, int count);
+/* 1 when more tasks are runnable than CPUs are online (/proc/loadavg, looked at again at most
+ * once a millisecond), so that a waiter should sleep at once rather than spin or yield; 0
+ * otherwise, or when that cannot be known. */
+int shmem_cpus_crowded(void);
 
 
 /* Whole-file locks (flock(2)) and thread identity, for the locks. */
@@ -282,9 +286,6 @@ typedef struct shmem_channel_s {
   uint32_t cached_head, cached_tail; /* the peer's counter as last read */
   int cache_valid;
   int64_t spin_ns;                  /* this view's spin budget now, adapted per wait; < 0: unset */
-  int64_t hogged_until_ns;          /* a CPU-bound task shares our CPU: sleep at once till then */
-  int long_yields;                  /* yields in a row that lasted a scheduler slice, */
-  int64_t long_yield_ns;            /* and when the last of them ended */
 } shmem_channel_t;
 
 typedef struct shmem_channel_stats_s {

@@ -56,9 +56,6 @@ static void view_reset(shmem_channel_t *ch) {
   ch->lock_wait = 0;
   ch->cache_valid = 0;
   ch->spin_ns = -1;
-  ch->hogged_until_ns = 0;
-  ch->long_yields = 0;
-  ch->long_yield_ns = 0;
 }
 
 int shmem_channel_init(shmem_channel_t *ch, void *mem, uint64_t size,

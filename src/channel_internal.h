@@ -56,11 +56,6 @@
 #define STUCK_CHECK_NS 1000000        /* a RESERVED record this old gets a liveness check */
 #define LOCK_TRY_NS 50000             /* a non-waiting call waits this long for a lock */
 #define SWITCHED_NS 3000              /* a sched_yield() this long ran another thread */
-#define HOGGED_NS 200000              /* ... this long ran a CPU-bound one (a peer's reply is
-                                       * microseconds; a scheduler slice, milliseconds) */
-#define HOGGED_WAITS 3                /* this many of those, */
-#define HOGGED_GAP_NS 50000000        /* each within this long of the last, and none short: */
-#define HOGGED_HOLD_NS 100000000      /* then waits sleep at once for this long */
 
 typedef struct record_s {
   uint32_t state;

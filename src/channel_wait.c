@@ -110,22 +110,15 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
   if (ch->spin_ns < 0 || ch->spin_ns > full) ch->spin_ns = full;
   int64_t spin = ch->spin_ns, yield = full + budget(1);
   int switched = 0;
-  /* A CPU-bound task shares this CPU (HOGGED_WAITS yields, each within HOGGED_GAP_NS of the
-   * last, lasted a scheduler slice, HOGGED_NS, and no yield between them was short): spin and
-   * yield only hand it the CPU, for milliseconds, while the peer's reply waits. Sleep at once
-   * instead: a sleeper the peer wakes preempts such a task. Tried again after HOGGED_HOLD_NS;
-   * then one more long yield is enough. An isolated long yield (the peer's garbage collection,
-   * say) changes nothing: in a quiet pair that cost the sub-microsecond round trips of the spin
-   * for whole holds. A wait that never yields says nothing either way: under load many end in
-   * their spin, and counting them as quiet kept the count from ever reaching HOGGED_WAITS. */
-  if (ch->hogged_until_ns != 0) {
-    if (start < ch->hogged_until_ns) {
-      if (!ready(ch, n)) goto sleep;
-      return 0;
-    }
-    ch->hogged_until_ns = 0;
-    ch->long_yields = HOGGED_WAITS - 1;
-    ch->long_yield_ns = start; /* so that the gap allows the one more */
+  /* More tasks are runnable than there are CPUs (one CPU-bound process per core, say): a spin
+   * or a yield here only keeps the peer waiting for a CPU, and each yield can hand this one to
+   * a busy task for a whole scheduler slice. Sleep at once instead: the peer's wake-up makes
+   * this waiter runnable with the scheduler's credit for having slept. Measured in
+   * bench/channel.js, rows "loaded". */
+  if (shmem_cpus_crowded()) {
+    ch->spin_ns = 0;
+    if (!ready(ch, n)) goto sleep;
+    return 0;
   }
   for (unsigned i = 0;; i++) {
     if (ready(ch, n)) {
@@ -144,17 +137,6 @@ static int wait_for(shmem_channel_t *ch, int (*ready)(shmem_channel_t *, uint64_
       sched_yield();
       int64_t took = shmem_now_ns() - now;
       if (took > SWITCHED_NS) switched = 1;
-      if (took <= HOGGED_NS) {
-        ch->long_yields = 0;
-      } else {
-        if (now - ch->long_yield_ns > HOGGED_GAP_NS) ch->long_yields = 0;
-        ch->long_yield_ns = now + took;
-        if (++ch->long_yields >= HOGGED_WAITS) {
-          ch->hogged_until_ns = now + took + HOGGED_HOLD_NS;
-          ch->spin_ns = 0;
-        }
-        break;
-      }
     } else {
       cpu_relax();
     }

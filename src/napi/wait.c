@@ -118,11 +118,12 @@ static napi_value make_int(napi_env env, int64_t v) {
 }
 
 /* Sleeps on *addr while it holds expected. Spins for spin_ns first: a peer that answers within
- * a few microseconds is caught without two system calls and a context switch each way. */
+ * a few microseconds is caught without two system calls and a context switch each way. Not
+ * while more tasks are runnable than CPUs online: then the spin only keeps the peer from one. */
 static int futex_wait_spin(const uint32_t *addr, uint32_t expected, int64_t spin_ns,
                            int64_t deadline) {
   if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != expected) return WAIT_NOT_EQUAL;
-  if (spin_ns > 0) {
+  if (spin_ns > 0 && !shmem_cpus_crowded()) {
     int64_t until = shmem_now_ns() + spin_ns;
     if (deadline >= 0 && deadline < until) until = deadline;
     do {

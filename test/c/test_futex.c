@@ -1,7 +1,9 @@
-/* The process-shared futex wrappers: not-equal, deadlines, and a wake across fork(). */
+/* The process-shared futex wrappers: not-equal, deadlines, a wake across fork(), and the
+ * crowded-CPU signal waiters use to skip their spin. */
 #include "check.h"
 #include "internal.h"
 
+#include <signal.h>
 #include <stdatomic.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
@@ -54,8 +56,42 @@ static void test_wake_across_fork(void) {
   munmap((void *)word, 4096);
 }
 
+/* Polls shmem_cpus_crowded() for up to ms milliseconds; 1 when it answered want at least once. */
+static int crowded_within(int want, int ms) {
+  int64_t until = shmem_now_ns() + (int64_t)ms * 1000000;
+  while (shmem_now_ns() < until) {
+    if (shmem_cpus_crowded() == want) return 1;
+    usleep(2000);
+  }
+  return 0;
+}
+
+/* With one busy child more than CPUs online the signal turns on; once they are gone it turns
+ * off again (at least once in two seconds: other work on a shared machine may come and go). */
+static void test_cpus_crowded(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (!CHECK(cpus >= 1 && cpus <= 256)) return;
+  pid_t kids[257];
+  int made = 0;
+  for (long i = 0; i <= cpus; i++) {
+    pid_t pid = fork();
+    if (pid == 0) {
+      for (;;) __asm__ volatile("" ::: "memory");
+    }
+    if (!CHECK(pid > 0)) break;
+    kids[made++] = pid;
+  }
+  if (made == cpus + 1) CHECK(crowded_within(1, 2000));
+  for (int i = 0; i < made; i++) {
+    kill(kids[i], SIGKILL);
+    waitpid(kids[i], NULL, 0);
+  }
+  CHECK(crowded_within(0, 2000));
+}
+
 int main(void) {
   test_not_equal_and_timeout();
   test_wake_across_fork();
+  test_cpus_crowded();
   return CHECK_REPORT();
 }
