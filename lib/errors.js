@@ -48,33 +48,88 @@ function describe (value) {
   return `Received type ${typeof value} (${shown})`
 }
 
+// The registry: every code this package's JavaScript throws, with its class and its message,
+// written once here (as Node's lib/internal/errors.js does with E()). A throw site names the
+// code and passes the message's arguments: `throw makeError('ERR_SHMEM_NOT_OWNER', 'mutex')`.
+// The codes the native addon throws have their own table, in src/napi/errors.c.
+const registry = new Map()
+
+function E (code, Base, message) {
+  registry.set(code, { Base, message })
+}
+
+function argWhat (name) {
+  return name.includes('.') ? 'property' : 'argument'
+}
+
+function shownValue (value) {
+  return typeof value === 'number' || typeof value === 'bigint'
+    ? String(value)
+    : isProxy(value) ? 'Proxy' : show(value)
+}
+
+// Node's own codes, with Node's wording.
+E('ERR_INVALID_ARG_TYPE', TypeError, (name, expected, value) =>
+  `The "${name}" ${argWhat(name)} must be ${expected}. ${describe(value)}`)
+E('ERR_INVALID_ARG_VALUE', TypeError, (name, value, reason = 'is invalid') => {
+  let shown = isProxy(value) ? 'Proxy' : show(value)
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`
+  return `The ${argWhat(name)} '${name}' ${reason}. Received ${shown}`
+})
+E('ERR_OUT_OF_RANGE', RangeError, (name, range, value) =>
+  `The value of "${name}" is out of range. It must be ${range}. Received ${shownValue(value)}`)
+E('ERR_MISSING_ARGS', TypeError, (name) => `The "${name}" argument must be specified`)
+E('ERR_INVALID_STATE', Error, (message) => `Invalid state: ${message}`)
+E('ERR_ILLEGAL_CONSTRUCTOR', TypeError, (what, factories) =>
+  `${what} cannot be constructed directly: use ${factories}`)
+// The package's own codes.
+E('ERR_SHMEM_CLOSED', Error, (what = 'The segment') => `${what} is closed`)
+E('ERR_SHMEM_UNSUPPORTED', Error, (message) => message)
+E('ERR_SHMEM_BAD_STATE', Error, (subject, detail) =>
+  `${subject} failed validation: ${detail}`)
+E('ERR_SHMEM_WOULD_DEADLOCK', Error, (held, advice) =>
+  `${held}: waiting for it without a timeout would block this thread for good (${advice})`)
+E('ERR_SHMEM_NOT_OWNER', Error, (message) => message)
+E('ERR_SHMEM_TIMED_OUT', Error, (what) => `Timed out waiting for the ${what}`)
+E('ERR_SHMEM_LOCK_PENDING', Error, (where) => `A lockAsync() on ${where} is still waiting`)
+E('ERR_SHMEM_NO_HUGEPAGES', Error, () => 'This system has no huge pages')
+E('ERR_SHMEM_UNSAFE_REGISTRY', Error, (dir, why) =>
+  `The registry directory ${dir} ${why}: creator records are not used`)
+
+/** The error registered for code, its message made from args; the stack starts at the caller. */
+function makeError (code, ...args) {
+  const entry = registry.get(code)
+  if (entry === undefined) throw new Error(`shmem: no error registered as ${code}`)
+  const err = new entry.Base(entry.message(...args))
+  err.code = code
+  Error.captureStackTrace(err, makeError)
+  return err
+}
+
 function invalidArgType (name, expected, value) {
-  const what = name.includes('.') ? 'property' : 'argument'
-  return coded(TypeError, 'ERR_INVALID_ARG_TYPE',
-    `The "${name}" ${what} must be ${expected}. ${describe(value)}`)
+  return makeError('ERR_INVALID_ARG_TYPE', name, expected, value)
 }
 
 function invalidArgValue (name, value, reason = 'is invalid', Base = TypeError) {
-  const what = name.includes('.') ? 'property' : 'argument'
-  let shown = isProxy(value) ? 'Proxy' : show(value)
-  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`
-  return coded(Base, 'ERR_INVALID_ARG_VALUE', `The ${what} '${name}' ${reason}. Received ${shown}`)
+  const err = makeError('ERR_INVALID_ARG_VALUE', name, value, reason)
+  if (Base === TypeError) return err
+  // Node throws some ERR_INVALID_ARG_VALUE as RangeError; the message is the same.
+  const other = new Base(err.message)
+  other.code = err.code
+  Error.captureStackTrace(other, invalidArgValue)
+  return other
 }
 
 function outOfRange (name, range, value) {
-  const shown = typeof value === 'number' || typeof value === 'bigint'
-    ? String(value)
-    : isProxy(value) ? 'Proxy' : show(value)
-  return coded(RangeError, 'ERR_OUT_OF_RANGE',
-    `The value of "${name}" is out of range. It must be ${range}. Received ${shown}`)
+  return makeError('ERR_OUT_OF_RANGE', name, range, value)
 }
 
 function closedError (what) {
-  return coded(Error, 'ERR_SHMEM_CLOSED', `The segment${what ? ` ${what}` : ''} is closed`)
+  return makeError('ERR_SHMEM_CLOSED', what ? `The segment ${what}` : undefined)
 }
 
 function unsupported (message) {
-  return coded(Error, 'ERR_SHMEM_UNSUPPORTED', message)
+  return makeError('ERR_SHMEM_UNSUPPORTED', message)
 }
 
 // ERR_SHMEM_ADDON: what to run when the native addon does not load. `where` describes this
@@ -110,6 +165,7 @@ function addonNotLoaded (cause, { where, node, prebuilt }) {
 }
 
 module.exports = {
+  makeError,
   coded,
   invalidArgType,
   invalidArgValue,
