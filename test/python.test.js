@@ -83,3 +83,96 @@ shm.unlink()
   seg.close()
   assert.equal(shmem.unlink(name), false, 'Python unlinked its own segment')
 })
+
+// The caveat the README states, and its two fixes, in both directions. Python 3.13 added
+// SharedMemory(track=False); before it, the fix is resource_tracker.unregister().
+// The first interpreter on PATH with track=False (Python 3.13 or later), for that fix.
+function versionOf (exe) {
+  const r = spawnSync(exe, ['-c', 'import sys; print(sys.version_info[0] * 100 + sys.version_info[1])'], { encoding: 'utf8' })
+  return r.status === 0 ? Number(r.stdout.trim()) : 0
+}
+// pyenv's versions count too (its shims run only the selected one).
+function pyenvPythons () {
+  const root = process.env.PYENV_ROOT || require('path').join(require('os').homedir(), '.pyenv')
+  try {
+    return require('fs').readdirSync(require('path').join(root, 'versions'))
+      .map((v) => require('path').join(root, 'versions', v, 'bin', 'python3'))
+  } catch {
+    return []
+  }
+}
+const python313 = skip
+  ? null
+  : ['python3', 'python3.13', 'python3.14', ...pyenvPythons()].find((exe) => versionOf(exe) >= 313)
+const noTrackFalse = skip || (python313 ? false : 'track=False needs Python 3.13 or later, and none was found (PATH, pyenv)')
+const FIXES = {
+  none: { skip, exe: 'python3', open: 'shm = shared_memory.SharedMemory(name=name, create=create, size=size)' },
+  unregister: {
+    skip,
+    exe: 'python3',
+    open: 'shm = shared_memory.SharedMemory(name=name, create=create, size=size)\n' +
+      "resource_tracker.unregister(shm._name, 'shared_memory')"
+  },
+  'track=False': {
+    skip: noTrackFalse,
+    exe: python313,
+    open: 'shm = shared_memory.SharedMemory(name=name, create=create, size=size, track=False)'
+  }
+}
+
+// Runs Python on the segment `name`: it opens (or creates) it as the fix says, writes a
+// marker, closes it and exits. The resource tracker acts after Python's exit, in its own
+// process: waitGone() gives it time.
+function python (fix, name, create) {
+  const code = `
+import sys
+from multiprocessing import shared_memory, resource_tracker
+name, create, size = sys.argv[1], sys.argv[2] == 'create', 4096
+${FIXES[fix].open}
+shm.buf[0:6] = b'python'
+shm.close()
+`
+  const py = spawnSync(FIXES[fix].exe, ['-c', code, name.slice(1), create ? 'create' : 'open'], { encoding: 'utf8' })
+  assert.equal(py.status, 0, py.stderr)
+}
+
+async function presentAfterTracker (name) {
+  // The tracker unlinks within milliseconds of Python's exit when it does; wait well past that.
+  const until = Date.now() + 1000
+  while (Date.now() < until) {
+    if (!require('fs').existsSync(`/dev/shm${name}`)) return false
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return true
+}
+
+test('caveat: a Python that only opens a segment unlinks it when it exits', { skip }, async () => {
+  const name = trackPosix(uniqueName('pyc'))
+  const seg = shmem.create(name, 4096)
+  python('none', name, false)
+  assert.equal(seg.buffer.toString('utf8', 0, 6), 'python')
+  assert.equal(await presentAfterTracker(name), false, 'the resource tracker removed it')
+  seg.close()
+})
+
+for (const fix of ['unregister', 'track=False']) {
+  test(`fix ${fix}: Node creates, Python opens and exits, the segment stays`, { skip: FIXES[fix].skip }, async () => {
+    const name = trackPosix(uniqueName('pyf'))
+    const seg = shmem.create(name, 4096)
+    python(fix, name, false)
+    assert.equal(seg.buffer.toString('utf8', 0, 6), 'python')
+    assert.equal(await presentAfterTracker(name), true)
+    seg.close()
+    assert.equal(shmem.unlink(name), true)
+  })
+
+  test(`fix ${fix}: Python creates and exits, Node opens it after`, { skip: FIXES[fix].skip }, async () => {
+    const name = trackPosix(uniqueName('pyg'))
+    python(fix, name, true)
+    assert.equal(await presentAfterTracker(name), true)
+    const seg = shmem.open(name)
+    assert.equal(seg.buffer.toString('utf8', 0, 6), 'python')
+    seg.close()
+    assert.equal(shmem.unlink(name), true)
+  })
+}
