@@ -14,7 +14,7 @@
 const { constants: { MAX_LENGTH } } = require('buffer')
 const os = require('os')
 const shmem = require('..')
-const { coded, invalidArgType, invalidArgValue } = require('../lib/errors')
+const { makeError, invalidArgType, invalidArgValue } = require('../lib/errors')
 const { validateInteger, MAX_SAFE } = require('../lib/validate')
 
 const C = shmem.constants
@@ -28,8 +28,7 @@ const segments = new WeakMap()
 
 function accessError (fd) {
   const errno = os.constants.errno.EACCES
-  const err = new Error(`EACCES: permission denied, mmap 'fd ${fd}'`)
-  err.code = 'EACCES'
+  const err = makeError('EACCES', 'mmap', `fd ${fd}`)
   err.errno = -errno
   err.syscall = 'mmap'
   err.path = `fd ${fd}`
@@ -115,9 +114,7 @@ function advise (buffer, a, b, c) {
   const target = resolve(buffer)
   let off, len, advice
   if (arguments.length <= 2) {
-    if (a === undefined) {
-      throw coded(TypeError, 'ERR_MISSING_ARGS', 'The "advise" argument must be specified')
-    }
+    if (a === undefined) throw makeError('ERR_MISSING_ARGS', 'advise')
     off = target.base
     len = target.length
     advice = a
@@ -125,8 +122,8 @@ function advise (buffer, a, b, c) {
     ;[off, len] = range(target, a, b)
     advice = c
   } else {
-    throw coded(TypeError, 'ERR_MISSING_ARGS',
-      'advise() takes (buffer, advise) or (buffer, offset, length, advise)')
+    // (buffer, offset, length) lacks its advise; advise() has no form of five or more.
+    throw makeError('ERR_MISSING_ARGS', 'advise')
   }
   if (typeof advice !== 'number') throw invalidArgType('advise', 'of type number', advice)
   target.segment.advise(advice, off, len)

@@ -12,7 +12,7 @@
 
 const { constants: { MAX_LENGTH } } = require('buffer')
 const shmem = require('..')
-const { coded, invalidArgType, invalidArgValue, outOfRange } = require('../lib/errors')
+const { makeError, invalidArgType, invalidArgValue, outOfRange } = require('../lib/errors')
 const { validateName } = require('../lib/validate')
 
 const HEADER = 8 // sizeof(size_t) on the 64-bit platforms this package supports
@@ -280,18 +280,20 @@ function getPosix (name, typeKey) {
   } catch (err) {
     if (err.code === 'ENOENT') return null
     if (err.code === 'ERR_OUT_OF_RANGE') { // an empty object: no header at all
-      throw badState(name, 'is empty: it has no size header')
+      throw badState(name, 'it is empty, with no size header')
     }
     throw err
   }
   try {
-    if (segment.size < HEADER) throw badState(name, `is ${segment.size} bytes: too small for its size header`)
+    if (segment.size < HEADER) {
+      throw badState(name, `it is ${segment.size} bytes, too small for its size header`)
+    }
     // Another process wrote this header: check it before trusting it (the original maps
     // whatever it says, and faults past the object's end).
     const declared = headerView(segment)[0]
     if (declared > BigInt(segment.size - HEADER)) {
-      throw badState(name, `says it holds ${declared} bytes, but only ${segment.size - HEADER} ` +
-        'follow its header')
+      throw badState(name, `its header says it holds ${declared} bytes, but only ` +
+        `${segment.size - HEADER} follow it`)
     }
     const elem = TYPES[typeKey].BYTES_PER_ELEMENT
     const count = Math.floor(Number(declared) / elem)
@@ -304,8 +306,8 @@ function getPosix (name, typeKey) {
 }
 
 function badState (name, what) {
-  return coded(Error, 'ERR_SHMEM_BAD_STATE',
-    `The POSIX object '${name}' ${what}; it was not made by shm-typed-array or is corrupt`)
+  return makeError('ERR_SHMEM_BAD_STATE', `The POSIX object '${name}'`,
+    `${what}; it was not made by shm-typed-array or is corrupt`)
 }
 
 function detachPosix (name, forceDestroy) {

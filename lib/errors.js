@@ -95,6 +95,10 @@ E('ERR_SHMEM_LOCK_PENDING', Error, (where) => `A lockAsync() on ${where} is stil
 E('ERR_SHMEM_NO_HUGEPAGES', Error, () => 'This system has no huge pages')
 E('ERR_SHMEM_UNSAFE_REGISTRY', Error, (dir, why) =>
   `The registry directory ${dir} ${why}: creator records are not used`)
+// Added with the conversion of lib/segment.js, lib/open.js and compat/*.js.
+// A system error raised in JavaScript (compat/mmap-io.js refuses a writable mapping of a
+// read-only fd as mmap(2) would), worded as the binding words errno errors.
+E('EACCES', Error, (syscall, path) => `EACCES: permission denied, ${syscall} '${path}'`)
 
 /** The error registered for code, its message made from args; the stack starts at the caller. */
 function makeError (code, ...args) {

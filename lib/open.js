@@ -4,7 +4,7 @@
 const binding = require('./binding')
 const lifecycle = require('./lifecycle')
 const { makeSegment } = require('./segment')
-const { coded, invalidArgValue, invalidArgType } = require('./errors')
+const { makeError, invalidArgValue, invalidArgType } = require('./errors')
 const {
   MAX_SAFE, validateObject, validateInteger, validateBoolean, validateMode, validateName,
   validatePath
@@ -60,9 +60,7 @@ function validateSize (size, name = 'size') {
 // hugetlb sizes must be whole huge pages; say so before the kernel answers EINVAL.
 function checkHugeSize (flags, size) {
   if (!(flags & F.HUGETLB)) return
-  if (HUGE_PAGE_SIZE === 0) {
-    throw coded(Error, 'ERR_SHMEM_NO_HUGEPAGES', 'This system has no huge pages')
-  }
+  if (HUGE_PAGE_SIZE === 0) throw makeError('ERR_SHMEM_NO_HUGEPAGES')
   if (size % HUGE_PAGE_SIZE !== 0) {
     throw invalidArgValue('size', size,
       `must be a multiple of the huge page size (${HUGE_PAGE_SIZE} bytes) with hugePages`,

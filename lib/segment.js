@@ -3,12 +3,11 @@
 
 const { constants: { MAX_LENGTH } } = require('buffer')
 const { inspect, types: { isProxy, isTypedArray } } = require('util')
-const { isMainThread } = require('worker_threads')
 const binding = require('./binding')
-const { coded, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
+const { makeError, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
   require('./errors')
 const { validateObject, validateInteger, validateBoolean } = require('./validate')
-const waiting = require('./waiting')
+const { FileLock } = require('./segment-filelock')
 
 const F = binding.flags
 const KIND_NAMES = Object.fromEntries(Object.entries(binding.kinds).map(([k, v]) => [v, k]))
@@ -53,18 +52,6 @@ const kConstruct = Symbol('shmem.Segment')
 // shmem.wait() and the locks can find the segment (and the byte) behind any view.
 const owners = new WeakMap()
 
-// The file locks this thread holds, by file ('dev:ino' -> Set of Segments), so that a lock()
-// that could only ever be released by this very thread fails instead of freezing it.
-const heldFileLocks = new Map()
-
-// Compared, never used as a key: a key would convert the value (a Proxy, a typed array, an
-// object without toString) to a string first, and inherited names ('toString') would match.
-function lockModeOf (mode) {
-  if (mode === 'shared') return 1
-  if (mode === 'exclusive') return 2
-  throw invalidArgValue('mode', mode, "must be 'shared' or 'exclusive'")
-}
-
 // The native handle of a Segment, for other parts of this package (locks, channels) only.
 let handleOf
 let isPrivate
@@ -85,10 +72,7 @@ class Segment {
   #closed = false
   #arrayBuffer = null
   #buffer = null
-  #fileLock = null // null | 'shared' | 'exclusive'
-  #fileKey = null
-  #lockPending = false
-  #pendingMode = null // the mode a pending lockAsync() asks for
+  #fileLocks = null // a FileLock, made on the first file-lock call
 
   static {
     handleOf = (segment) => segment.#handle
@@ -99,9 +83,9 @@ class Segment {
   /** @private Use shmem.create(), shmem.open() and the other factories. */
   constructor (token, handle, name) {
     if (token !== kConstruct) {
-      throw coded(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR',
-        'Segment cannot be constructed directly: use shmem.create(), shmem.open(), ' +
-        'shmem.memfd(), shmem.fromFd(), shmem.mapFile() or shmem.sysv.create()')
+      throw makeError('ERR_ILLEGAL_CONSTRUCTOR', 'Segment',
+        'shmem.create(), shmem.open(), shmem.memfd(), shmem.fromFd(), shmem.mapFile() or ' +
+        'shmem.sysv.create()')
     }
     this.#handle = handle
     this.#size = scratch[0]
@@ -146,10 +130,9 @@ class Segment {
   }
 
   #tooLarge () {
-    return coded(RangeError, 'ERR_OUT_OF_RANGE',
-      `The segment is ${this.#size} bytes, more than one ArrayBuffer may hold ` +
-      `(buffer.constants.MAX_LENGTH is ${MAX_LENGTH}): reach it through windows with ` +
-      'segment.view(Type, byteOffset, length)')
+    return outOfRange('segment.size', `<= buffer.constants.MAX_LENGTH (${MAX_LENGTH}) for ` +
+      'one ArrayBuffer over the whole segment; reach a larger one through windows with ' +
+      'segment.view(Type, byteOffset, length)', this.#size)
   }
 
   /** One ArrayBuffer over the whole mapping, made on first use (never per call). */
@@ -349,7 +332,7 @@ class Segment {
    */
   close () {
     if (this.#closed) return
-    this.#forgetFileLock()
+    if (this.#fileLocks !== null) this.#fileLocks.forget()
     this.#closed = true
     this.#arrayBuffer = null
     this.#buffer = null
@@ -377,77 +360,14 @@ class Segment {
     return binding.unlink(this.#handle)
   }
 
-  // File locks: flock(2) on this Segment's own open file description.
+  // File locks: flock(2) on this Segment's own open file description (lib/segment-filelock.js).
 
-  #lockable (mode) {
-    this.#check()
-    const m = lockModeOf(mode)
-    if (this.#fd === null) {
-      throw unsupported('File locks need a file descriptor: System V segments have none ' +
-        '(place a shmem.Mutex or RwLock inside the segment instead)')
+  #files () {
+    if (this.#fileLocks === null) {
+      this.#fileLocks = new FileLock(this.#handle, this.#fd !== null, this.#describe(),
+        () => this.#closed)
     }
-    if (this.#lockPending) {
-      throw coded(Error, 'ERR_SHMEM_LOCK_PENDING',
-        `A lockAsync() on the segment ${this.#describe()} is still waiting`)
-    }
-    // flock(2) converts a held lock by dropping it and then asking anew, and a failed
-    // non-blocking ask leaves nothing held. Say so in the state rather than pretend: the old
-    // lock is released first, and the Segment holds the new one or none.
-    if (this.#fileLock !== null && this.#fileLock !== mode) {
-      binding.flockRelease(this.#handle)
-      this.#forgetFileLock()
-    }
-    return m
-  }
-
-  #fileIdentity () {
-    if (this.#fileKey === null) {
-      const s = binding.stat(this.#handle)
-      this.#fileKey = `${s.dev}:${s.ino}`
-    }
-    return this.#fileKey
-  }
-
-  // heldFileLocks holds the Segments of this thread that hold a file lock or wait for one.
-  #enterRegistry () {
-    const key = this.#fileIdentity()
-    let set = heldFileLocks.get(key)
-    if (set === undefined) heldFileLocks.set(key, (set = new Set()))
-    set.add(this)
-  }
-
-  #leaveRegistryIfIdle () {
-    if (this.#fileLock !== null || this.#pendingMode !== null || this.#fileKey === null) return
-    const set = heldFileLocks.get(this.#fileKey)
-    if (set !== undefined) {
-      set.delete(this)
-      if (set.size === 0) heldFileLocks.delete(this.#fileKey)
-    }
-  }
-
-  #took (mode) {
-    this.#fileLock = mode
-    this.#enterRegistry()
-  }
-
-  #forgetFileLock () {
-    if (this.#fileLock === null) return
-    this.#fileLock = null
-    this.#leaveRegistryIfIdle()
-  }
-
-  // Another Segment of this thread holds, or is about to take (its lockAsync() thread may
-  // have it already), a lock on the same file that excludes `mode`.
-  #heldHereAgainst (mode) {
-    const set = heldFileLocks.get(this.#fileIdentity())
-    if (set === undefined) return null
-    for (const other of set) {
-      const theirs = other.#fileLock || other.#pendingMode
-      if (other !== this && theirs !== null && (mode === 'exclusive' || theirs === 'exclusive')) {
-        return other
-      }
-    }
-    return null
+    return this.#fileLocks
   }
 
   /**
@@ -457,37 +377,12 @@ class Segment {
    * process as in two.
    */
   lock (mode, options) {
-    const m = this.#lockable(mode)
-    const timeout = waiting.syncOptions(options)
-    if (timeout === Infinity && this.#heldHereAgainst(mode) !== null) {
-      throw coded(Error, 'ERR_SHMEM_WOULD_DEADLOCK',
-        `Another Segment of ${this.#describe()} in this thread holds a lock that excludes ` +
-        `'${mode}': waiting for it without a timeout would block this thread for good ` +
-        '(use lockAsync(), tryLock() or a timeout)')
-    }
-    if (timeout === Infinity && isMainThread) {
-      // In flock(2) itself: woken by the kernel the moment the lock is free.
-      binding.flockWait(this.#handle, m, Infinity)
-    } else {
-      // Polled in slices that return to JS, so that worker.terminate() can end a worker
-      // that waits here (a thread inside a system call cannot be stopped).
-      const deadline = waiting.deadlineOf(timeout)
-      for (;;) {
-        const left = waiting.remaining(deadline)
-        if (binding.flockWait(this.#handle, m, Math.min(left, waiting.SLICE_MS))) break
-        if (left <= waiting.SLICE_MS) return 'timed-out'
-      }
-    }
-    this.#took(mode)
-    return 'ok'
+    return this.#files().lock(mode, options)
   }
 
   /** Takes the file lock if no other open file description holds a conflicting one. */
   tryLock (mode) {
-    const m = this.#lockable(mode)
-    if (!binding.flockTry(this.#handle, m)) return false
-    this.#took(mode)
-    return true
+    return this.#files().tryLock(mode)
   }
 
   /**
@@ -495,66 +390,16 @@ class Segment {
    * 'ok' or 'timed-out'; rejects with an AbortError when options.signal fires.
    */
   lockAsync (mode, options) {
-    let m, timeout, signal
-    try {
-      m = this.#lockable(mode);
-      ({ timeout, signal } = waiting.asyncOptions(options))
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    if (signal !== undefined && signal.aborted) return Promise.reject(waiting.abortError(signal))
-    if (binding.flockTry(this.#handle, m)) {
-      this.#took(mode)
-      return Promise.resolve('ok')
-    }
-    if (timeout === 0) return Promise.resolve('timed-out')
-    return new Promise((resolve, reject) => {
-      let onAbort
-      this.#lockPending = true
-      this.#pendingMode = mode
-      this.#enterRegistry()
-      // The promise settles when the thread is done, so that a lock it took just as the
-      // signal fired is given back by the thread itself and never dropped later by us.
-      const id = binding.flockAsync(this.#handle, m, timeout, (result) => {
-        this.#lockPending = false
-        this.#pendingMode = null
-        this.#leaveRegistryIfIdle()
-        if (signal !== undefined) signal.removeEventListener('abort', onAbort)
-        if (typeof result !== 'number') return reject(result)
-        // Closed meanwhile: closing the fd released whatever the thread took.
-        if (this.#closed) return reject(closedError(this.#describe()))
-        if (result === waiting.OK) {
-          this.#took(mode)
-          return resolve('ok')
-        }
-        if (result === waiting.TIMED_OUT) return resolve('timed-out')
-        if (signal !== undefined && signal.aborted) return reject(waiting.abortError(signal))
-        reject(closedError(this.#describe()))
-      })
-      if (signal !== undefined) {
-        onAbort = () => binding.cancelWait(id)
-        signal.addEventListener('abort', onAbort, { once: true })
-      }
-    })
+    return this.#files().lockAsync(mode, options)
   }
 
   /** Releases the file lock this Segment holds (ERR_SHMEM_NOT_OWNER when it holds none). */
   unlock () {
-    this.#check()
-    if (this.#lockPending) {
-      throw coded(Error, 'ERR_SHMEM_LOCK_PENDING',
-        `A lockAsync() on the segment ${this.#describe()} is still waiting`)
-    }
-    if (this.#fileLock === null) {
-      throw coded(Error, 'ERR_SHMEM_NOT_OWNER',
-        `The segment ${this.#describe()} holds no file lock to unlock`)
-    }
-    binding.flockRelease(this.#handle)
-    this.#forgetFileLock()
+    return this.#files().unlock()
   }
 
   /** 'shared' | 'exclusive' while this Segment holds a file lock, else null. */
-  get fileLock () { return this.#fileLock }
+  get fileLock () { return this.#fileLocks === null ? null : this.#fileLocks.mode }
 
   [dispose] () {
     this.close()
