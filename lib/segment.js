@@ -182,7 +182,11 @@ class Segment {
         `must be a multiple of ${bytesPerElement} for ${Type.name}`, RangeError)
     }
     const fit = Math.floor((size - byteOffset) / bytesPerElement)
-    length = length === undefined ? fit : validateInteger(length, 'length', 0, fit)
+    // With no length, as many elements as fit, and no more than one view may hold: on a
+    // segment larger than that, the window from byteOffset that one view can reach.
+    length = length === undefined
+      ? Math.min(fit, Math.floor(MAX_LENGTH / bytesPerElement))
+      : validateInteger(length, 'length', 0, fit)
     const byteLength = length * bytesPerElement
 
     let ab, start
