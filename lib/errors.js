@@ -76,8 +76,9 @@ E('ERR_INVALID_ARG_VALUE', TypeError, (name, value, reason = 'is invalid') => {
   if (shown.length > 128) shown = `${shown.slice(0, 128)}...`
   return `The ${argWhat(name)} '${name}' ${reason}. Received ${shown}`
 })
-E('ERR_OUT_OF_RANGE', RangeError, (name, range, value) =>
-  `The value of "${name}" is out of range. It must be ${range}. Received ${shownValue(value)}`)
+E('ERR_OUT_OF_RANGE', RangeError, (name, range, value, hint) =>
+  `The value of "${name}" is out of range. It must be ${range}. Received ${shownValue(value)}` +
+  (hint ? `. ${hint}` : ''))
 E('ERR_MISSING_ARGS', TypeError, (name) => `The "${name}" argument must be specified`)
 E('ERR_INVALID_STATE', Error, (message) => `Invalid state: ${message}`)
 E('ERR_ILLEGAL_CONSTRUCTOR', TypeError, (what, factories) =>
@@ -124,8 +125,8 @@ function invalidArgValue (name, value, reason = 'is invalid', Base = TypeError) 
   return other
 }
 
-function outOfRange (name, range, value) {
-  return makeError('ERR_OUT_OF_RANGE', name, range, value)
+function outOfRange (name, range, value, hint) {
+  return makeError('ERR_OUT_OF_RANGE', name, range, value, hint)
 }
 
 function closedError (what) {

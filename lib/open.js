@@ -1,6 +1,7 @@
 'use strict'
 // The factories: POSIX objects, memfds, fds, files and System V segments.
 
+const fs = require('fs')
 const binding = require('./binding')
 const lifecycle = require('./lifecycle')
 const { makeSegment } = require('./segment')
@@ -11,6 +12,29 @@ const {
 } = require('./validate')
 
 const F = binding.flags
+
+// EACCES from a read-write open of something this process may read: say how to open it.
+// The error keeps its code, errno, syscall and path; only the message gains the hint.
+// file: what to check for read access, or null where no hint applies.
+function withReadOnlyHint (file, open) {
+  try {
+    return open()
+  } catch (err) {
+    if (err && err.code === 'EACCES' && file !== null && readable(file)) {
+      err.message += ` (it is readable: open it with { readOnly: true })`
+    }
+    throw err
+  }
+}
+
+function readable (file) {
+  try {
+    fs.accessSync(file, fs.constants.R_OK)
+    return true
+  } catch {
+    return false
+  }
+}
 const HUGE_PAGE_SIZE = binding.hugePageSize
 
 // The options every constructor shares: readOnly, populate, hugePages, lockMemory.
@@ -92,7 +116,8 @@ function open (name, options) {
   name = validateName(name)
   options = validateObject(options, 'options')
   const flags = commonFlags(options, false, 'POSIX objects (tmpfs)')
-  return makeSegment(binding.posixOpen(name, optionalSize(options), flags), name)
+  return makeSegment(withReadOnlyHint(flags & F.READONLY ? null : `/dev/shm${name}`,
+    () => binding.posixOpen(name, optionalSize(options), flags)), name)
 }
 
 /**
@@ -106,7 +131,8 @@ function openOrCreate (name, size, options) {
   const flags = commonFlags(options, false, 'POSIX objects (tmpfs)')
   const mode = validateMode(options.mode, 'options.mode')
   const autoUnlink = validateBoolean(options.autoUnlink, 'options.autoUnlink')
-  const segment = makeSegment(binding.posixOpenOrCreate(name, size, flags, mode), name)
+  const segment = makeSegment(withReadOnlyHint(flags & F.READONLY ? null : `/dev/shm${name}`,
+    () => binding.posixOpenOrCreate(name, size, flags, mode)), name)
   // Only the call that created the object owns it: an opener never removes a name.
   return owned(segment, autoUnlink && segment.created)
 }
@@ -171,7 +197,8 @@ function mapFile (path, options) {
     ? 0
     : validateInteger(options.offset, 'options.offset', 0, MAX_SAFE)
   const mode = validateMode(options.mode, 'options.mode', 0o600)
-  return makeSegment(binding.fileMap(path, size, offset, flags, mode), path)
+  return makeSegment(withReadOnlyHint(flags & (F.READONLY | F.CREATE) ? null : path,
+    () => binding.fileMap(path, size, offset, flags, mode)), path)
 }
 
 function validateKey (key, name = 'key') {

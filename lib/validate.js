@@ -59,6 +59,12 @@ function validateMode (value, name, fallback = 0o600) {
     if (!m) throw invalidArgValue(name, value, 'must be a 32-bit unsigned integer or an octal string')
     value = parseInt(m[1], 8)
   }
+  if (typeof value === 'number' && Number.isInteger(value) && value > 0o777 && value <= 777 &&
+      /^[0-7]+$/.test(String(value))) {
+    // 644 meant as 0o644: a decimal number whose digits are all octal.
+    throw outOfRange(name, '>= 0 && <= 511 (0o777)', value,
+      `${value} looks like an octal mode written in decimal: write 0o${value} or '${value}'`)
+  }
   return validateInteger(value, name, 0, 0o777)
 }
 
