@@ -13,6 +13,7 @@
         "src/channel_wait.c",
         "src/error.c",
         "src/lock.c",
+        "src/proc.c",
         "src/futex.c",
         "src/memory.c",
         "src/segment.c",
