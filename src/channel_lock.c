@@ -35,9 +35,10 @@ void shmem__channel_identity(uint32_t *pid, uint32_t *start) {
  * leader whose other threads still run is alive: such a process may still write) with start
  * compared in the 32 bits a record or a lock word keeps; with check_start 0 any start does.
  * A pid no process can have (0, past INT32_MAX) is dead. "Cannot tell" is not dead: a live
- * process is never called dead on a guess. One rule of its own comes first: our own pid is alive exactly with our own start word, read once and kept
- * (every thread of ours writes that word, 0 too where we cannot read /proc), so that our pid
- * with another word is an earlier process's even where /proc cannot say so. */
+ * process is never called dead on a guess. One rule of its own comes first: our own pid is
+ * alive exactly with our own start word, read once and kept (every thread of ours writes
+ * that word, 0 too where we cannot read /proc), so that our pid with another word is an
+ * earlier process's even where /proc cannot say so. */
 int shmem__channel_process_dead(uint32_t pid, uint32_t start, int check_start) {
   uint32_t me, my_start;
   shmem__channel_identity(&me, &my_start);

@@ -322,7 +322,9 @@ test('a creator is alive by the core\'s rule: a zombie and a reused pid are dead
     assert.equal(lifecycle.creatorAlive({ ...ns, pidNs: 'pid:[1]', pid, startTime }), null)
     process.kill(pid, 'SIGKILL')
     const state = () => fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1][0]
-    for (let i = 0; i < 500 && state() !== 'Z'; i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    for (let i = 0; i < 500 && state() !== 'Z'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
     assert.equal(state(), 'Z')
     assert.equal(lifecycle.creatorAlive({ ...ns, pid, startTime }), false)
     assert.equal(lifecycle.processStartTime(pid), null)
