@@ -13,6 +13,7 @@
         "src/channel_wait.c",
         "src/error.c",
         "src/lock.c",
+        "src/proc.c",
         "src/futex.c",
         "src/memory.c",
         "src/segment.c",
@@ -21,6 +22,7 @@
         "src/napi/channel.c",
         "src/napi/channel_handles.c",
         "src/napi/constants.c",
+        "src/napi/proc.c",
         "src/napi/segment.c",
         "src/napi/util.c",
         "src/napi/wait.c"

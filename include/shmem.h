@@ -223,10 +223,41 @@ int32_t shmem_thread_id(void);
  * id it names a thread for good, since ids are reused. -ESRCH when no such thread lives
  * (also for a zombie: a killed process its parent has not yet reaped). */
 int shmem_thread_start_time(int32_t tid, uint64_t *start);
-/* 1 when thread tid lives and started at start (start 0: any start), 0 when it is gone. Where
- * it cannot tell (no /proc) it answers 1: a lock is never taken from an owner on a guess.
- * Where /proc has no entry for tid (hidepid, or not mounted), kill(tid, 0) decides. */
+/* 1 when thread tid lives and started at start (start 0: any start), 0 when it is gone:
+ * shmem_liveness(tid, start, SHMEM_LIVENESS_THREAD), with "cannot tell" answered 1, since a
+ * lock is never taken from an owner on a guess. */
 int shmem_thread_alive(int32_t tid, uint64_t start);
+
+
+/* Liveness: whether the process or thread an id and a start time name still runs. The one
+ * rule every lock, every channel and the creator records of gc ask. */
+typedef enum shmem_liveness_e {
+  SHMEM_LIVENESS_DEAD = 0,   /* gone for good: it will never write to shared memory again */
+  SHMEM_LIVENESS_ALIVE = 1,  /* it runs (or did an instant ago) */
+  SHMEM_LIVENESS_UNKNOWN = 2 /* this process cannot tell: treat it as alive */
+} shmem_liveness_t;
+
+/* Flags for shmem_liveness. */
+enum {
+  /* id names one thread, not a process: a zombie thread is dead even while other threads of
+   * its process run. Without it a zombie process leader (its main thread called
+   * pthread_exit(), or the process is exiting right now) is alive while it has other threads. */
+  SHMEM_LIVENESS_THREAD = 1 << 0,
+  /* start holds only the low 32 bits of the start time (as a channel's words keep it). */
+  SHMEM_LIVENESS_START32 = 1 << 1
+};
+
+/* What is known of the task (process, or thread with SHMEM_LIVENESS_THREAD) id that started at
+ * start (clock ticks since boot, field 22 of /proc/<id>/stat; 0: any start):
+ *   DEAD     no task has the id in this pid namespace (kill(id, 0) says ESRCH); an id no task
+ *            can have (<= 0, > INT32_MAX); a zombie (killed, not yet reaped), with the thread
+ *            rule above; or a task that started at another time (the id was reused).
+ *   ALIVE    /proc shows a task with the id, not a zombie, started at start.
+ *   UNKNOWN  kill() finds the id but /proc cannot say more: not mounted, hidden (hidepid: a
+ *            kill() refused with EPERM too), unreadable, or no /proc on this system. A zombie
+ *            or a reused id cannot be told from a live task then.
+ * Never fails; costs a kill() and, unless that says ESRCH, a read of /proc/<id>/stat. */
+shmem_liveness_t shmem_liveness(int64_t id, uint64_t start, unsigned flags);
 
 /* ============================================================================================
  * Channels: messages between processes through a ring in shared memory.

@@ -4,7 +4,6 @@
 
 #include <pthread.h>
 #include <sched.h>
-#include <signal.h>
 #include <unistd.h>
 
 /* ---- who we are, and whether another process still lives ------------------------------- */
@@ -32,30 +31,20 @@ void shmem__channel_identity(uint32_t *pid, uint32_t *start) {
   *start = (uint32_t)id;
 }
 
-/* 1 when the process (pid, start) is gone: no such pid, a zombie with no thread left (killed,
- * not yet reaped: it will never write again, though kill(pid, 0) still succeeds), or, with
- * check_start, a pid that now names a process started at another time (the pid was reused).
- * A pid that cannot be a process is dead too. Where /proc does not show the pid (not mounted,
- * or hidden from us by hidepid) or cannot be read, only kill(pid, 0) decides: a live process
- * is never called dead on a guess. */
+/* 1 when the process (pid, start) is gone, by shmem_liveness's rule for processes (a zombie
+ * leader whose other threads still run is alive: such a process may still write) with start
+ * compared in the 32 bits a record or a lock word keeps; with check_start 0 any start does.
+ * A pid no process can have (0, past INT32_MAX) is dead. "Cannot tell" is not dead: a live
+ * process is never called dead on a guess. One rule of its own comes first: our own pid is
+ * alive exactly with our own start word, read once and kept (every thread of ours writes
+ * that word, 0 too where we cannot read /proc), so that our pid with another word is an
+ * earlier process's even where /proc cannot say so. */
 int shmem__channel_process_dead(uint32_t pid, uint32_t start, int check_start) {
-  if (pid == 0 || pid > (uint32_t)INT_MAX) return 1;
   uint32_t me, my_start;
   shmem__channel_identity(&me, &my_start);
-  /* Every thread of ours writes exactly our start time (0 too, where we cannot read /proc):
-   * our pid with another one is an earlier process's. */
   if (pid == me) return start != my_start;
-  if (kill((pid_t)pid, 0) < 0 && errno == ESRCH) return 1;
-  uint64_t now_start = 0;
-  int ended = 0;
-  long threads = 0;
-  int r = shmem__proc_stat((int32_t)pid, &now_start, &ended, &threads);
-  /* A zombie main thread while other threads are still counted is a process that goes on
-   * (its main thread called pthread_exit(), or it is exiting right now). */
-  if (r == 0) return (ended && threads <= 1) || (check_start && (uint32_t)now_start != start);
-  if (r == -ESRCH) return 1; /* it went away while we read */
-  if (r == -ENOENT) return kill((pid_t)pid, 0) < 0 && errno == ESRCH; /* gone since? */
-  return 0;
+  return shmem_liveness(pid, check_start ? start : 0, SHMEM_LIVENESS_START32) ==
+         SHMEM_LIVENESS_DEAD;
 }
 
 /* ---- robust spin locks (held for a few instructions, or for a peek on mpmc) ------------- */

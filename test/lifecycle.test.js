@@ -303,6 +303,36 @@ test('openOrCreate owns only what it created', () => {
   assert.equal(posixExists(name), false)
 })
 
+// The creator's liveness is the C core's rule (shmem_liveness, as for the locks and channels):
+// a zombie (killed, not yet reaped) and a pid with another start time are dead.
+test('a creator is alive by the core\'s rule: a zombie and a reused pid are dead', async () => {
+  // sh starts a sleep in the background, then becomes another sleep, which never reaps it:
+  // the background one, once killed, stays a zombie until its parent ends.
+  const parent = spawn('sh', ['-c', 'sleep 60 & echo $!; exec sleep 60'],
+    { stdio: ['ignore', 'pipe', 'ignore'] })
+  try {
+    const pid = Number(await new Promise((resolve) => parent.stdout.once('data', resolve)))
+    const ns = { bootId: null, pidNs: fs.readlinkSync('/proc/self/ns/pid') }
+    const startTime = lifecycle.processStartTime(pid)
+    assert.equal(typeof startTime, 'number')
+    assert.equal(lifecycle.creatorAlive({ ...ns, pid, startTime }), true)
+    assert.equal(lifecycle.creatorAlive({ ...ns, pid, startTime: startTime + 1 }), false)
+    assert.equal(lifecycle.creatorAlive({ ...ns, pid, startTime: null }), false)
+    assert.equal(lifecycle.creatorAlive({ ...ns, pid: 2 ** 31, startTime }), false)
+    assert.equal(lifecycle.creatorAlive({ ...ns, pidNs: 'pid:[1]', pid, startTime }), null)
+    process.kill(pid, 'SIGKILL')
+    const state = () => fs.readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1][0]
+    for (let i = 0; i < 500 && state() !== 'Z'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.equal(state(), 'Z')
+    assert.equal(lifecycle.creatorAlive({ ...ns, pid, startTime }), false)
+    assert.equal(lifecycle.processStartTime(pid), null)
+  } finally {
+    parent.kill('SIGKILL')
+  }
+})
+
 test('a reused pid is not the creator: the start time decides', () => {
   const name = trackPosix(uniqueName('life'))
   const seg = shmem.create(name, 4096)

@@ -536,5 +536,6 @@ NAPI_MODULE_INIT() {
   NAPI_CALL(env, shmem_napi_constants(env, exports));
   NAPI_CALL(env, shmem_napi_wait_init(env, exports, inst));
   NAPI_CALL(env, shmem_napi_channel_init(env, exports));
+  NAPI_CALL(env, shmem_napi_proc_init(env, exports));
   return exports;
 }

@@ -51,6 +51,9 @@ napi_value shmem_napi_segment_name(napi_env env, napi_callback_info info);
 
 napi_status shmem_napi_constants(napi_env env, napi_value exports);
 
+/* proc.c: process liveness and start times for lib/proc.js. */
+napi_status shmem_napi_proc_init(napi_env env, napi_value exports);
+
 /* Channels (src/napi/channel.c). */
 segment_handle_t *shmem_napi_handle(napi_env env, napi_value v, bool must_be_open);
 segment_handle_t *shmem_napi_segment_pin(napi_env env, napi_value v);
