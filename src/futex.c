@@ -65,6 +65,22 @@ int shmem_futex_wake(const uint32_t *addr, int count) {
  * the waits that ask. */
 #define CROWDED_SAMPLE_NS 1000000
 
+/* 1 when the "running" count of a /proc/loadavg text ("0.52 0.95 1.04 3/250 1234") is more
+ * than cpus, 0 when it is not, -1 when the text does not have that shape. */
+int shmem__loadavg_crowded(const char *text, long cpus) {
+  const char *p = text;
+  for (int field = 0; field < 3; field++) {
+    while (*p != '\0' && *p != ' ') p++;
+    if (*p == '\0') return -1;
+    p++;
+  }
+  if (*p < '0' || *p > '9') return -1;
+  char *end;
+  long running = strtol(p, &end, 10);
+  if (*end != '/') return -1;
+  return running > cpus;
+}
+
 /* The fourth field of /proc/loadavg, "running/total", counts the tasks runnable right now,
  * the caller included. More of them than CPUs online means some wait for a CPU: a waiter's
  * spin or sched_yield() then only delays the peer it waits for. Measured here with one
@@ -85,16 +101,7 @@ static int sample_crowded(void) {
   close(fd);
   if (got <= 0) return 0;
   text[got] = '\0';
-  const char *p = text;
-  for (int field = 0; field < 3; field++) {
-    while (*p != '\0' && *p != ' ') p++;
-    if (*p == '\0') return 0;
-    p++;
-  }
-  char *end;
-  long running = strtol(p, &end, 10);
-  if (end == p || *end != '/') return 0;
-  return running > online;
+  return shmem__loadavg_crowded(text, online) == 1;
 #else
   return 0;
 #endif

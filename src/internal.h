@@ -72,4 +72,8 @@ static inline uint64_t shmem__align_up(uint64_t v, uint64_t align) {
   return (v + align - 1) & ~(align - 1);
 }
 
+/* Whether a /proc/loadavg text shows more runnable tasks than cpus (src/futex.c): 1 yes,
+ * 0 no, -1 not that file's shape. Apart from its reader so that tests can give it text. */
+int shmem__loadavg_crowded(const char *text, long cpus);
+
 #endif

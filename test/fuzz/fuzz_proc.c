@@ -2,7 +2,8 @@
  * The first input byte picks the parser, the rest is its text:
  *   0: a /proc/<tid>/stat line (shmem__proc_stat_parse: lock and channel liveness);
  *   1: /proc/meminfo (shmem__meminfo_scan: the huge page size and free count);
- *   2: a /proc/self/fd link target (shmem__fd_link_kind: what fromFd() maps).
+ *   2: a /proc/self/fd link target (shmem__fd_link_kind: what fromFd() maps);
+ *   3: /proc/loadavg (shmem__loadavg_crowded: whether waiters skip their spin).
  * The text is copied into a buffer of exactly its length plus the NUL, so that AddressSanitizer
  * sees any read past the end. */
 #include "internal.h"
@@ -51,9 +52,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (text == NULL) return 0;
   memcpy(text, data + 1, n);
   text[n] = '\0';
-  switch (data[0] % 3) {
+  switch (data[0] % 4) {
     case 0: proc_stat(text); break;
     case 1: meminfo(text, n); break;
+    case 3: {
+      int r = shmem__loadavg_crowded(text, 2);
+      assert(r == -1 || r == 0 || r == 1);
+      break;
+    }
     default: link_kind(text); break;
   }
   free(text);

@@ -67,7 +67,7 @@ for (const kind of ['mpsc', 'mpmc']) {
   segment.close()
 }
 
-// fuzz_proc: a selector byte (0 stat, 1 meminfo, 2 fd link), then the text.
+// fuzz_proc: a selector byte (0 stat, 1 meminfo, 2 fd link, 3 loadavg), then the text.
 const proc = (sel, name, text) => write('fuzz_proc', name, Buffer.concat([Buffer.from([sel]),
   Buffer.from(text, 'latin1')]))
 const stat = fs.readFileSync('/proc/self/stat', 'latin1')
@@ -78,6 +78,7 @@ proc(1, 'meminfo', fs.readFileSync('/proc/meminfo', 'latin1'))
 proc(2, 'link-memfd', '/memfd:shmem (deleted)')
 proc(2, 'link-posix', '/dev/shm/some-name')
 proc(2, 'link-file', '/tmp/data.bin')
+proc(3, 'loadavg', '0.52 0.95 1.04 3/250 1234\n')
 
 // fuzz_lock: {u64 word = start << 32 | pid, u32 flags} items.
 const items = []
