@@ -243,6 +243,7 @@ int shmem_thread_alive(int32_t tid, uint64_t start);
 #define SHMEM_CHANNEL_ALIGN 16u          /* records start on multiples of this */
 #define SHMEM_CHANNEL_MIN_CAPACITY 64u
 #define SHMEM_CHANNEL_MAX_CAPACITY (1ull << 30)
+#define SHMEM_CHANNEL_MAX_MESSAGE_SIZE (UINT32_MAX - 64) /* a record's length is a u32 */
 
 typedef enum shmem_channel_kind_e {
   SHMEM_CHANNEL_SPSC = 1, /* one sender, one receiver: no locks at all */
