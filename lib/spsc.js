@@ -61,6 +61,14 @@ const JS_COPY_MAX = 256
 const WAKE_READERS = layout.notify.READERS // channelWake(id, which)
 const WAKE_WRITERS = layout.notify.WRITERS
 
+// receiveSync() on spsc looks at the ring this many times in JavaScript before it waits in C
+// (SHMEM_CHANNEL_SPIN_POLLS; each look costs some 20 to 40 ns here, so about 2 us).
+const SPIN_POLLS = spinPolls(process.env.SHMEM_CHANNEL_SPIN_POLLS)
+function spinPolls (text) {
+  const n = text === undefined || text === '' ? 64 : Number(text)
+  return Number.isInteger(n) && n >= 0 && n <= 100000 ? n : 64
+}
+
 // receive() copies messages into slices of a pool, as Buffer.allocUnsafe() does; the C path
 // (lib/channel.js) fills the same pool.
 const POOL_SIZE = 64 * 1024
@@ -199,6 +207,8 @@ class SpscRing {
     this.span = 0
     this.at = 0
     this.moved = false
+    // receiveSync's looks before it waits (0 while the peer shares our CPU): lib/channel-wait.js.
+    this.polls = SPIN_POLLS
     // The word copy needs an Int32Array over the caller's Buffer. It is made the second time
     // in a row the same (4-byte aligned) Buffer comes, so one used once costs no allocation,
     // and kept until another has come twice. Every field is set here, with its final type,
@@ -459,4 +469,6 @@ class SpscRing {
   }
 }
 
-module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable, bufferOf }
+module.exports = {
+  SpscRing, pool, POOL_SIZE, SPIN_POLLS, isUint8Array, isDetached, isUnusable, bufferOf
+}
