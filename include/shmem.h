@@ -274,6 +274,7 @@ shmem_liveness_t shmem_liveness(int64_t id, uint64_t start, unsigned flags);
 #define SHMEM_CHANNEL_ALIGN 16u          /* records start on multiples of this */
 #define SHMEM_CHANNEL_MIN_CAPACITY 64u
 #define SHMEM_CHANNEL_MAX_CAPACITY (1ull << 30)
+#define SHMEM_CHANNEL_MAX_MESSAGE_SIZE (UINT32_MAX - 64) /* a record's length is a u32 */
 
 typedef enum shmem_channel_kind_e {
   SHMEM_CHANNEL_SPSC = 1, /* one sender, one receiver: no locks at all */

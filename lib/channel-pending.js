@@ -170,13 +170,13 @@ class PendingOps {
   }
 
   /** The channel closes: every pending op is rejected with an error of its own from
-   * makeError(), and nothing re-arms. */
-  close (makeError) {
+   * closedError(), and nothing re-arms. */
+  close (closedError) {
     this.#closed = true
     for (const list of this.#ops) {
       for (const op of list.splice(0)) {
         this.#settle(op)
-        op.reject(makeError())
+        op.reject(closedError())
       }
     }
   }

@@ -1,156 +1,46 @@
 'use strict'
 // Channels: messages between processes through a ring in shared memory. The ring itself is
 // the C core's (src/channel.c, format in docs/channel-format.md); this file gives it its JS
-// shape: argument checks, copies out of the ring, zero-copy views, waiting and promises.
+// shape: the Channel class, its copies out of the ring, zero-copy views and promises. Beside
+// it: lib/channel-open.js (create, open, init, attach), lib/channel-options.js (argument
+// checks), lib/channel-wait.js (the blocking waits), lib/channel-pending.js (the pending
+// async calls) and lib/spsc.js (the JavaScript path on spsc rings).
 
-const { performance } = require('perf_hooks')
-const { inspect, types } = require('util')
-const { isMainThread } = require('worker_threads')
+const { inspect } = require('util')
 const binding = require('./binding')
 // The hot calls, loaded once: the binding object has many properties, and a load from it on
 // every message showed in profiles.
 const {
-  channelSend, channelReceiveInto, channelReceiveWait, channelSendWait, channelReserve,
-  channelCommit, channelPeek, channelRelease
+  channelSend, channelReceiveInto, channelReserve, channelCommit, channelPeek, channelRelease
 } = binding
-const { handleOf, isSegment } = require('./segment')
-const {
-  SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable, bufferOf
-} = require('./spsc')
+const { handleOf } = require('./segment')
+const { SpscRing, pool, POOL_SIZE, isUint8Array } = require('./spsc')
 const { PendingOps, READ, WRITE } = require('./channel-pending')
-const open = require('./open')
-const { coded, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
-const { validateObject, validateInteger, validateMode } = require('./validate')
-const waiting = require('./waiting')
-const { abortError, SLICE_MS } = waiting
+const factories = require('./channel-open')
+const {
+  KIND_NAMES, validateTimeout, validateSignal, isBytes, invalidData, bytesOf, byteLengthOf
+} = require('./channel-options')
+const {
+  fromPool, sendNative, sendLoop, receiveSpsc, receiveNative, peekLoop
+} = require('./channel-wait')
+const { makeError, invalidArgType, outOfRange } = require('./errors')
+const { validateObject, validateInteger } = require('./validate')
+const { abortError } = require('./waiting')
 
-const KINDS = new Map([['spsc', 1], ['mpsc', 2], ['mpmc', 3]])
-const KIND_NAMES = ['', 'spsc', 'mpsc', 'mpmc']
-const MAX_CAPACITY = 2 ** 30
-// receiveSync() on spsc looks at the ring this many times in JavaScript before it waits in C
-// (SHMEM_CHANNEL_SPIN_POLLS; each look costs some 20 to 40 ns here, so about 2 us).
-const SPIN_POLLS = spinPolls(process.env.SHMEM_CHANNEL_SPIN_POLLS)
-function spinPolls (text) {
-  const n = text === undefined || text === '' ? 64 : Number(text)
-  return Number.isInteger(n) && n >= 0 && n <= 100000 ? n : 64
-}
 // receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
 const ASYNC_WINDOW_MS = 0.05
-// Channel.open() waits this long at most for a channel another process is creating
-// (SHMEM_CHANNEL_OPEN_WAIT_MS, 0 to 60000).
-const OPEN_WAIT_MS = openWaitMs(process.env.SHMEM_CHANNEL_OPEN_WAIT_MS)
-function openWaitMs (text) {
-  const n = text === undefined || text.trim() === '' ? 100 : Number(text)
-  return Number.isFinite(n) && n >= 0 && n <= 60000 ? n : 100
-}
-const napInt32 = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait() on it: a sleep
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.Channel')
-
-// True when the segment's first word (a channel's magic, stored last by init) is still 0.
-function noMagic (segment) {
-  if (segment.size < 4) return true
-  const first = segment.view(Buffer, 0, 4)
-  return first[0] === 0 && first[1] === 0 && first[2] === 0 && first[3] === 0
-}
 
 // A Channel collected without close(): stop its waiter threads and let go of its segment.
 const finalizer = new FinalizationRegistry((id) => binding.channelClose(id))
 
 function invalidState (message) {
-  return coded(Error, 'ERR_INVALID_STATE', `Invalid state: ${message}`)
+  return makeError('ERR_INVALID_STATE', message)
 }
 
 function closedChannel () {
-  return coded(Error, 'ERR_SHMEM_CLOSED', 'The channel is closed')
-}
-
-// { capacity, maxMessageSize, kind } checked, with the defaults the C core applies.
-function validateChannelOptions (options, name = 'options') {
-  options = validateObject(options, name)
-  if (options.capacity === undefined) {
-    throw invalidArgType(`${name}.capacity`, 'of type number', options.capacity)
-  }
-  const capacity = validateInteger(options.capacity, `${name}.capacity`, 1, MAX_CAPACITY)
-  const maxMessageSize = options.maxMessageSize === undefined
-    ? 0
-    : validateInteger(options.maxMessageSize, `${name}.maxMessageSize`, 1, 2 ** 32 - 65)
-  const kind = KINDS.get(options.kind)
-  if (typeof options.kind !== 'string' || kind === undefined) {
-    if (typeof options.kind !== 'string') {
-      throw invalidArgType(`${name}.kind`, "one of 'spsc', 'mpsc' or 'mpmc'", options.kind)
-    }
-    throw invalidArgValue(`${name}.kind`, options.kind, "must be 'spsc', 'mpsc' or 'mpmc'")
-  }
-  let rounded = 64
-  while (rounded < capacity) rounded *= 2
-  const limit = rounded / 2 - 16
-  if (maxMessageSize > limit) {
-    throw outOfRange(`${name}.maxMessageSize`,
-      `<= ${limit} (half the capacity, ${rounded} bytes after rounding up to a power of two, ` +
-      'less 16)', maxMessageSize)
-  }
-  return { capacity, maxMessageSize, kind }
-}
-
-// The timeout (ms) of a wait, -1 for none (what the binding takes); the signal or undefined.
-function validateTimeout (options, name) {
-  const timeout = waiting.validateTimeout(options.timeout, `${name}.timeout`)
-  return timeout === Infinity ? -1 : timeout
-}
-
-function validateSignal (options, name) {
-  return waiting.validateSignal(options.signal, `${name}.signal`)
-}
-
-function isBytes (data) {
-  return ArrayBuffer.isView(data) || data instanceof ArrayBuffer
-}
-
-// A native wait's timeout (ms, -1 none) as one call may take it: the whole of it on the main
-// thread, at most SLICE_MS in a worker (see waiting.SLICE_MS); the callers loop to the deadline.
-const waitSlice = isMainThread
-  ? (left) => left
-  : (left) => left < 0 || left > SLICE_MS ? SLICE_MS : left
-
-// The extent of a message's bytes, read through the built-in getters (nothing the object
-// defines can change it). A detached view or ArrayBuffer is refused with a code on every path:
-// the JavaScript path threw an uncoded TypeError and the native one sent an empty message.
-const builtin = (proto, name) => Object.getOwnPropertyDescriptor(proto, name).get
-const typedByteLength = builtin(Object.getPrototypeOf(Uint8Array.prototype), 'byteLength')
-const viewByteLength = builtin(DataView.prototype, 'byteLength')
-const viewBuffer = builtin(DataView.prototype, 'buffer')
-const arrayBufferByteLength = builtin(ArrayBuffer.prototype, 'byteLength')
-
-function detachedError (data) {
-  return invalidArgValue('data', data, 'must not be detached')
-}
-
-function outOfBoundsError (data) {
-  return invalidArgValue('data', data, 'is out of the bounds of its resized ArrayBuffer')
-}
-
-function bytesOf (data) {
-  let n, buffer
-  if (types.isTypedArray(data)) {
-    n = typedByteLength.call(data)
-    buffer = bufferOf.call(data)
-    if (n === 0 && isUnusable(data)) {
-      throw isDetached(buffer) ? detachedError(data) : outOfBoundsError(data)
-    }
-  } else if (types.isDataView(data)) {
-    buffer = viewBuffer.call(data)
-    try {
-      n = viewByteLength.call(data)
-    } catch {
-      throw isDetached(buffer) ? detachedError(data) : outOfBoundsError(data)
-    }
-  } else {
-    n = arrayBufferByteLength.call(data)
-    buffer = data
-  }
-  if (n === 0 && isDetached(buffer)) throw detachedError(data)
-  return n
+  return makeError('ERR_SHMEM_CLOSED', 'The channel')
 }
 
 class Channel {
@@ -176,14 +66,12 @@ class Channel {
   #tx = null
   #rx = null
   #txHeld = null // #tx while a reserve() is open
-  #polls = SPIN_POLLS // receiveSync's looks before it waits (0 while the peer shares our CPU)
 
   /** @private Use Channel.create(), open(), init() or attach(). */
   constructor (token, segment, offset, byteLength, init, options, ownsSegment) {
     if (token !== kConstruct) {
-      throw coded(TypeError, 'ERR_ILLEGAL_CONSTRUCTOR',
-        'Channel cannot be constructed directly: use Channel.create(), Channel.open(), ' +
-        'Channel.init() or Channel.attach()')
+      throw makeError('ERR_ILLEGAL_CONSTRUCTOR', 'Channel',
+        'Channel.create(), Channel.open(), Channel.init() or Channel.attach()')
     }
     const o = options || { capacity: 0, maxMessageSize: 0, kind: 0 }
     // The waiter threads' callback holds the channel weakly, so that a channel nobody
@@ -221,7 +109,7 @@ class Channel {
     return new PendingOps(this.#id, (which, op) => {
       if (which === READ) return this.receive() ?? undefined
       return this.send(op.data) ? 'ok' : undefined
-    }, (data) => this.#byteLengthOf(data))
+    }, byteLengthOf)
   }
 
   /**
@@ -229,8 +117,7 @@ class Channel {
    * @param {{ capacity: number, maxMessageSize?: number, kind: 'spsc'|'mpsc'|'mpmc' }} options
    */
   static byteLength (options) {
-    const o = validateChannelOptions(options)
-    return binding.channelByteLength(o.capacity, o.maxMessageSize, o.kind)
+    return factories.byteLength(options)
   }
 
   /**
@@ -240,51 +127,12 @@ class Channel {
    * shmem.create()).
    */
   static create (name, options) {
-    const o = validateChannelOptions(options)
-    const raw = validateObject(options, 'options')
-    const mode = validateMode(raw.mode, 'options.mode')
-    const byteLength = binding.channelByteLength(o.capacity, o.maxMessageSize, o.kind)
-    const createOptions = { mode }
-    if (raw.autoUnlink !== undefined) createOptions.autoUnlink = raw.autoUnlink
-    const segment = open.create(name, byteLength, createOptions)
-    try {
-      return new Channel(kConstruct, segment, 0, byteLength, true, o, true)
-    } catch (err) {
-      segment.close()
-      try { segment.unlink() } catch {}
-      throw err
-    }
+    return factories.create(construct, name, options)
   }
 
   /** Opens the channel another process created with Channel.create(name). */
   static open (name) {
-    // Another process may be creating this channel right now: its object exists but is still
-    // empty (shm_open done, ftruncate not yet), or its header has no magic yet (written
-    // last). Either looks the same as a name that holds no channel, so open looks again, once
-    // a millisecond, for up to OPEN_WAIT_MS before it reports what it found (as
-    // shmem.openOrCreate() waits for an object another process is sizing).
-    const until = performance.now() + OPEN_WAIT_MS
-    for (;;) {
-      let segment = null
-      try {
-        segment = open.open(name)
-        const channel = new Channel(kConstruct, segment, 0, segment.size, false, null, true)
-        segment = null // the channel's now
-        return channel
-      } catch (err) {
-        // A whole-object open at offset 0 is out of range only when the object is empty.
-        const empty = segment === null && err.code === 'ERR_OUT_OF_RANGE'
-        const young = empty || (segment !== null && noMagic(segment))
-        if (!young || performance.now() >= until) {
-          if (!empty) throw err
-          throw coded(Error, 'ERR_SHMEM_BAD_STATE', `The object '${name}' is empty: it holds ` +
-            'no channel (none was created in it, or its creator never sized it)')
-        }
-      } finally {
-        if (segment !== null) segment.close()
-      }
-      Atomics.wait(napInt32, 0, 0, 1)
-    }
+    return factories.open(construct, name)
   }
 
   /**
@@ -292,18 +140,12 @@ class Channel {
    * The segment stays the caller's: close the channel before the segment.
    */
   static init (segment, offset, byteLength, options) {
-    if (!isSegment(segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
-    offset = validateInteger(offset, 'offset', 0, segment.size)
-    byteLength = validateInteger(byteLength, 'byteLength', 0, segment.size - offset)
-    const o = validateChannelOptions(options)
-    return new Channel(kConstruct, segment, offset, byteLength, true, o, false)
+    return factories.init(construct, segment, offset, byteLength, options)
   }
 
   /** Attaches to the channel at offset in segment (formatted by init() in any process). */
   static attach (segment, offset = 0) {
-    if (!isSegment(segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
-    offset = validateInteger(offset, 'offset', 0, segment.size)
-    return new Channel(kConstruct, segment, offset, segment.size - offset, false, null, false)
+    return factories.attach(construct, segment, offset)
   }
 
   get kind () { return this.#kind }
@@ -350,10 +192,7 @@ class Channel {
     }
     this.#check()
     if (typeof data === 'string') return this.#sendString(data)
-    if (!isBytes(data)) {
-      throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, ' +
-        'DataView or ArrayBuffer', data)
-    }
+    if (!isBytes(data)) throw invalidData(data)
     this.#checkSize(bytesOf(data), 'data.byteLength')
     if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
     const sent = channelSend(this.#id, data)
@@ -379,10 +218,6 @@ class Channel {
     return true
   }
 
-  #byteLengthOf (data) {
-    return typeof data === 'string' ? Buffer.byteLength(data) : bytesOf(data)
-  }
-
   /** Sends, waiting for room (blocking this thread). 'ok' or 'timed-out'. */
   sendSync (data, options) {
     options = validateObject(options, 'options')
@@ -391,26 +226,9 @@ class Channel {
       this.#check()
       this.#checkSize(bytesOf(data), 'data.byteLength')
       if (this.#reserved >= 0) throw invalidState('a reserve() is open: commit() or abort() it')
-      if (isMainThread) return channelSendWait(this.#id, data, timeout) ? 'ok' : 'timed-out'
-      const deadline = timeout < 0 ? -1 : performance.now() + timeout
-      for (;;) {
-        const left = deadline < 0 ? -1 : Math.max(0, deadline - performance.now())
-        if (channelSendWait(this.#id, data, waitSlice(left))) return 'ok'
-        if (left <= SLICE_MS && left >= 0) return 'timed-out'
-      }
+      return sendNative(this.#id, data, timeout)
     }
-    // The clock is read once the ring turned out to be full: a send with room reads none.
-    let deadline = -2
-    for (;;) {
-      if (this.send(data)) return 'ok'
-      if (deadline === -2) deadline = timeout < 0 ? -1 : performance.now() + timeout
-      let left = -1
-      if (deadline >= 0) {
-        left = deadline - performance.now()
-        if (left <= 0) return 'timed-out'
-      }
-      binding.channelWaitSync(this.#id, WRITE, this.#byteLengthOf(data), waitSlice(left))
-    }
+    return sendLoop(this, this.#id, data, timeout)
   }
 
   /** Receives one message without waiting: a Buffer of its own, or null when there is none. */
@@ -421,30 +239,10 @@ class Channel {
     // One native call copies the message straight into a pool of our own (as Buffer's own
     // pool does for allocUnsafe), and the message is a Buffer over its slice of it.
     if (POOL_SIZE - pool.offset < 1024) pool.renew()
-    const message = this.#fromPool(channelReceiveInto(this.#id, pool.buf, pool.offset, true))
+    const message = fromPool(this, this.#id,
+      channelReceiveInto(this.#id, pool.buf, pool.offset, true))
     this.#receivedNatively()
     return message
-  }
-
-  // What a receive into the pool returned: the message's length (a slice of the pool), -1
-  // (none), or -2 - length when it did not fit in what is left of the pool.
-  #fromPool (n) {
-    if (n === -1) return null
-    if (n >= 0) return pool.take(n)
-    n = -2 - n
-    if (n <= POOL_SIZE >>> 3) {
-      pool.renew()
-      return this.receive()
-    }
-    // A Buffer of its own. On mpmc another receiver may take this message first: then the
-    // next one is copied instead, whatever its length, or null when there is none.
-    for (;;) {
-      const message = Buffer.allocUnsafeSlow(n)
-      const got = channelReceiveInto(this.#id, message, 0, true)
-      if (got === -1) return null
-      if (got >= 0) return got === n ? message : message.subarray(0, got)
-      n = -2 - got
-    }
   }
 
   /**
@@ -476,50 +274,8 @@ class Channel {
     const timeout = validateTimeout(options, 'options')
     this.#check()
     if (this.#peeked) throw invalidState('a peek() is open: release() it first')
-    if (this.#ring !== null) {
-      // spsc: receive in JavaScript, and enter C only to wait. A reply often comes within a
-      // microsecond or two: look again right here a bounded number of times first (each look
-      // is one load of the tail), which is cheaper than the native wait and its clock reads.
-      // The clock is read once the ring turned out to be empty.
-      // The looks are skipped while the native wait reports the peer on this CPU (2 CPUs:
-      // then looking only keeps the peer from running).
-      let message = this.receive()
-      if (message !== null || timeout === 0) return message
-      for (let i = this.#polls; i > 0; i--) {
-        message = this.receive()
-        if (message !== null) return message
-      }
-      let deadline = -2
-      for (;;) {
-        const message = this.receive()
-        if (message !== null) return message
-        if (deadline === -2) deadline = timeout < 0 ? -1 : performance.now() + timeout
-        let left = -1
-        if (deadline >= 0) {
-          left = deadline - performance.now()
-          if (left <= 0) return null
-        }
-        this.#polls = binding.channelWaitSync(this.#id, READ, 0, waitSlice(left)) === 2
-          ? 0
-          : SPIN_POLLS
-      }
-    }
-    const deadline = timeout < 0 ? -1 : performance.now() + timeout
-    let left = timeout
-    for (;;) {
-      if (POOL_SIZE - pool.offset < 1024) pool.renew()
-      const n = channelReceiveWait(this.#id, pool.buf, pool.offset, waitSlice(left))
-      if (n !== -1) {
-        const message = this.#fromPool(n)
-        if (message !== null) return message
-      }
-      // The wait's slice ended, or a long message another mpmc receiver took first: wait on
-      // for the time left.
-      if (deadline >= 0) {
-        left = deadline - performance.now()
-        if (left <= 0) return null
-      }
-    }
+    if (this.#ring !== null) return receiveSpsc(this, this.#ring, this.#id, timeout)
+    return receiveNative(this, this.#id, timeout)
   }
 
   /** Receives, waiting off the event loop: a Promise of a Buffer, or null at the timeout. */
@@ -556,11 +312,8 @@ class Channel {
       const timeout = validateTimeout(options, 'options')
       const signal = validateSignal(options, 'options')
       this.#check()
-      if (typeof data !== 'string' && !isBytes(data)) {
-        throw invalidArgType('data', 'of type string or an instance of Buffer, TypedArray, ' +
-          'DataView or ArrayBuffer', data)
-      }
-      this.#checkSize(this.#byteLengthOf(data), 'data.byteLength')
+      if (typeof data !== 'string' && !isBytes(data)) throw invalidData(data)
+      this.#checkSize(byteLengthOf(data), 'data.byteLength')
       if (signal && signal.aborted) return Promise.reject(abortError(signal))
       if (this.#pending.idle(WRITE)) {
         if (this.send(data)) return Promise.resolve('ok')
@@ -651,17 +404,7 @@ class Channel {
   peekSync (options) {
     options = validateObject(options, 'options')
     const timeout = validateTimeout(options, 'options')
-    const deadline = timeout < 0 ? -1 : performance.now() + timeout
-    for (;;) {
-      const view = this.peek()
-      if (view !== null) return view
-      let left = -1
-      if (deadline >= 0) {
-        left = deadline - performance.now()
-        if (left <= 0) return null
-      }
-      binding.channelWaitSync(this.#id, READ, 0, waitSlice(left))
-    }
+    return peekLoop(this, this.#id, timeout)
   }
 
   /** Consumes the message peek() showed; its Buffer must not be used after this. */
@@ -722,6 +465,11 @@ class Channel {
     }
     return `Channel ${inspect(fields, { ...options, breakLength: Infinity })}`
   }
+}
+
+// Makes the Channel for lib/channel-open.js, which finds its memory.
+function construct (segment, offset, byteLength, init, options, ownsSegment) {
+  return new Channel(kConstruct, segment, offset, byteLength, init, options, ownsSegment)
 }
 
 module.exports = { Channel }

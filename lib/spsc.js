@@ -21,19 +21,28 @@
 
 const os = require('os')
 const binding = require('./binding')
-const { coded } = require('./errors')
+const { makeError, outOfRange } = require('./errors')
 
+// The layout is the C core's, read from the binding once here (no offset, state or size is
+// typed in JavaScript): these module constants are what the hot paths use, as literals.
+const layout = binding.channelLayout
 // Header words (Int32Array indices: byte offset / 4).
-const TAIL = 64 / 4
-const MESSAGES_SENT = 72 / 4
-const BYTES_SENT = 80 / 4
-const HEAD = 128 / 4
-const MESSAGES_RECEIVED = 136 / 4
-const BYTES_RECEIVED = 144 / 4
-const DATA_WAITERS = 196 / 4
-const SPACE_WAITERS = 260 / 4
-const RING = 384 // the ring's byte offset in the region
-const HDR = 16 // record header bytes
+const TAIL = layout.header.TAIL >>> 2
+const MESSAGES_SENT = layout.header.MESSAGES_SENT >>> 2
+const BYTES_SENT = layout.header.BYTES_SENT >>> 2
+const HEAD = layout.header.HEAD >>> 2
+const MESSAGES_RECEIVED = layout.header.MESSAGES_RECEIVED >>> 2
+const BYTES_RECEIVED = layout.header.BYTES_RECEIVED >>> 2
+const DATA_WAITERS = layout.header.DATA_WAITERS >>> 2
+const SPACE_WAITERS = layout.header.SPACE_WAITERS >>> 2
+const RING = layout.headerSize // the ring's byte offset in the region
+const HDR = layout.recordHeader // record header bytes
+const ALIGN = layout.align - 1 // records start on multiples of layout.align (a power of two)
+// A record header's words (offsets from the record's first word).
+const STATE = layout.record.STATE >>> 2
+const LENGTH = layout.record.LENGTH >>> 2
+const PID = layout.record.PID >>> 2
+const START = layout.record.START >>> 2
 
 // The waiters word is read right after the Atomics.store that publishes: a sleeper sets it,
 // then checks the ring again, so one of the two sides must see the other's store (the
@@ -42,15 +51,23 @@ const HDR = 16 // record header bytes
 // does not order later loads) it takes an Atomics.load (ldar).
 const STORE_IS_FENCE = process.arch === 'x64' || process.arch === 'ia32'
 
-const COMMITTED = 0x43
-const SKIP = 0x53
-const ABORTED = 0x41
+const COMMITTED = layout.states.COMMITTED
+const SKIP = layout.states.SKIP
+const ABORTED = layout.states.ABORTED
 
 // Messages up to this long are copied word by word in JavaScript; longer ones with set() or
 // the native copy, which win once the copy itself dominates.
 const JS_COPY_MAX = 256
-const WAKE_READERS = 1 // channelWake(id, which)
-const WAKE_WRITERS = 2
+const WAKE_READERS = layout.notify.READERS // channelWake(id, which)
+const WAKE_WRITERS = layout.notify.WRITERS
+
+// receiveSync() on spsc looks at the ring this many times in JavaScript before it waits in C
+// (SHMEM_CHANNEL_SPIN_POLLS; each look costs some 20 to 40 ns here, so about 2 us).
+const SPIN_POLLS = spinPolls(process.env.SHMEM_CHANNEL_SPIN_POLLS)
+function spinPolls (text) {
+  const n = text === undefined || text === '' ? 64 : Number(text)
+  return Number.isInteger(n) && n >= 0 && n <= 100000 ? n : 64
+}
 
 // receive() copies messages into slices of a pool, as Buffer.allocUnsafe() does; the C path
 // (lib/channel.js) fills the same pool.
@@ -74,19 +91,16 @@ const pool = {
 
 // The Segment under the channel was closed: close() detached every view over it.
 function segmentClosed () {
-  return coded(Error, 'ERR_SHMEM_CLOSED', "The channel's segment is closed")
+  return makeError('ERR_SHMEM_CLOSED', "The channel's segment")
 }
 
 function targetTooShort (n, have) {
-  return coded(RangeError, 'ERR_OUT_OF_RANGE',
-    `The value of "target.byteLength" is out of range. It must be >= ${n} (the next ` +
-    `message's length). Received ${have}`)
+  return outOfRange('target.byteLength', `>= ${n} (the next message's length)`, have)
 }
 
 function badState (detail) {
-  return coded(Error, 'ERR_SHMEM_BAD_STATE',
-    "The channel's shared state failed validation: it was never initialized, or another " +
-    `process overwrote it (${detail})`)
+  return makeError('ERR_SHMEM_BAD_STATE', "The channel's shared state",
+    `it was never initialized, or another process overwrote it (${detail})`)
 }
 
 // Adds n (< 2^32) to the u64 counter at words i and i + 1, in the host's byte order like every
@@ -193,6 +207,8 @@ class SpscRing {
     this.span = 0
     this.at = 0
     this.moved = false
+    // receiveSync's looks before it waits (0 while the peer shares our CPU): lib/channel-wait.js.
+    this.polls = SPIN_POLLS
     // The word copy needs an Int32Array over the caller's Buffer. It is made the second time
     // in a row the same (4-byte aligned) Buffer comes, so one used once costs no allocation,
     // and kept until another has come twice. Every field is set here, with its final type,
@@ -321,7 +337,7 @@ class SpscRing {
     const cap = this.capacity
     const tail = w[TAIL] // only this sender writes it; checked all the same
     if (tail === undefined) throw segmentClosed()
-    const span = (HDR + n + 15) & ~15
+    const span = (HDR + n + ALIGN) & ~ALIGN
     const off = tail & this.mask
     const pad = off + span > cap ? cap - off : 0
     let head = this.head
@@ -329,22 +345,22 @@ class SpscRing {
         ((tail + pad + span - head) >>> 0) > cap) {
       head = Atomics.load(w, HEAD)
       // Only a head that passed the checks is kept: a rejected one is read again next time.
-      if (((head | tail) & 15) !== 0 || ((tail - head) >>> 0) > cap) {
+      if (((head | tail) & ALIGN) !== 0 || ((tail - head) >>> 0) > cap) {
         this.headValid = false
         throw badState('head and tail')
       }
       this.head = head
       this.headValid = true
       if (((tail + pad + span - head) >>> 0) > cap) return -1
-    } else if ((tail & 15) !== 0) {
+    } else if ((tail & ALIGN) !== 0) {
       throw badState('tail')
     }
     if (pad > 0) {
       const r = (RING + off) >> 2
-      w[r + 1] = pad - HDR
-      w[r + 2] = 0
-      w[r + 3] = 0
-      w[r] = SKIP
+      w[r + LENGTH] = pad - HDR
+      w[r + PID] = 0
+      w[r + START] = 0
+      w[r + STATE] = SKIP
     }
     const pos = (tail + pad) | 0
     this.pos = pos
@@ -356,10 +372,10 @@ class SpscRing {
   publish (n) {
     const w = this.w
     const r = (RING + (this.pos & this.mask)) >> 2
-    w[r + 1] = n
-    w[r + 2] = 0
-    w[r + 3] = 0
-    w[r] = COMMITTED
+    w[r + LENGTH] = n
+    w[r + PID] = 0
+    w[r + START] = 0
+    w[r + STATE] = COMMITTED
     add64(w, MESSAGES_SENT, 1)
     add64(w, BYTES_SENT, n)
     // Sequentially consistent: the record is complete before the tail moves, and the waiters
@@ -388,18 +404,18 @@ class SpscRing {
         this.tailValid = true
       }
       const used = (tail - head) >>> 0
-      if (used > cap || ((head | tail) & 15) !== 0) {
+      if (used > cap || ((head | tail) & ALIGN) !== 0) {
         this.tailValid = false // read again next time: the garbage may be put right
         throw badState('head and tail')
       }
       if (used === 0) return -1
       const off = head & this.mask
       const r = (RING + off) >> 2
-      const state = w[r]
-      const length = w[r + 1] >>> 0
+      const state = w[r + STATE]
+      const length = w[r + LENGTH] >>> 0
       // Every record lies inside the ring and inside what the tail published.
       if (length > cap) throw badState('record length')
-      const span = (HDR + length + 15) & ~15
+      const span = (HDR + length + ALIGN) & ~ALIGN
       if (off + span > cap || span > used) throw badState('record length')
       if (state === COMMITTED) {
         if (length > this.max) throw badState('record length')
@@ -453,4 +469,6 @@ class SpscRing {
   }
 }
 
-module.exports = { SpscRing, pool, POOL_SIZE, isUint8Array, isDetached, isUnusable, bufferOf }
+module.exports = {
+  SpscRing, pool, POOL_SIZE, SPIN_POLLS, isUint8Array, isDetached, isUnusable, bufferOf
+}

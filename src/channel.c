@@ -29,7 +29,7 @@ static int resolve_options(const shmem_channel_options_t *opts, uint64_t *cap, u
   /* A record may take half the ring, so one always fits after the padding a wrap needs. */
   uint64_t limit = c / 2 - HDR;
   uint64_t m = opts->max_message_size == 0 ? limit : opts->max_message_size;
-  if (m > limit || m > UINT32_MAX - 64) return -ERANGE;
+  if (m > limit || m > SHMEM_CHANNEL_MAX_MESSAGE_SIZE) return -ERANGE;
   *cap = c;
   *max = m;
   return 0;

@@ -12,40 +12,54 @@
 /* Header fields (byte offsets). Each group of hot fields has its own 64-byte line. Head and
  * tail are 32-bit byte counters that wrap: every distance between them is taken mod 2^32, and
  * a capacity of at most 2^30 keeps every distance far below that. 32 bits, so that JavaScript
- * can move them with Atomics on an Int32Array. */
-#define H_MAGIC 0
-#define H_VERSION 4
-#define H_HEADER_SIZE 8
-#define H_KIND 12
-#define H_CAPACITY 16
-#define H_MAX_MESSAGE 24
-#define H_BYTE_LENGTH 32
-#define H_RING_OFFSET 40
-#define H_ALIGN 44
-#define H_SENDERS 48
-#define H_RECEIVERS 52
-/* line 1: the senders' */
-#define H_TAIL 64
-#define H_MESSAGES_SENT 72
-#define H_BYTES_SENT 80
-#define H_SEND_LOCK 88
-/* line 2: the receivers' */
-#define H_HEAD 128
-#define H_MESSAGES_RECEIVED 136
-#define H_BYTES_RECEIVED 144
-#define H_RECV_LOCK 152
-#define H_ABANDONED 160
-/* line 3: receivers sleep here; line 4: senders sleep here */
-#define H_DATA_SEQ 192
-#define H_DATA_WAITERS 196
-#define H_SPACE_SEQ 256
-#define H_SPACE_WAITERS 260
+ * can move them with Atomics on an Int32Array.
+ *
+ * Written once, as a list: each XX(name, offset) below is the constant H_<name> here, and the
+ * binding hands the same list to JavaScript (shmem.channelLayout, src/napi/constants.c), which
+ * reads every offset from it, as liburing's consumer reads the ring's from the kernel. */
+#define SHMEM__CHANNEL_HEADER_FIELDS(XX) \
+  XX(MAGIC, 0)                            \
+  XX(VERSION, 4)                          \
+  XX(HEADER_SIZE, 8)                      \
+  XX(KIND, 12)                            \
+  XX(CAPACITY, 16)                        \
+  XX(MAX_MESSAGE, 24)                     \
+  XX(BYTE_LENGTH, 32)                     \
+  XX(RING_OFFSET, 40)                     \
+  XX(ALIGN, 44)                           \
+  XX(SENDERS, 48)                         \
+  XX(RECEIVERS, 52)                       \
+  /* line 1: the senders' */              \
+  XX(TAIL, 64)                            \
+  XX(MESSAGES_SENT, 72)                   \
+  XX(BYTES_SENT, 80)                      \
+  XX(SEND_LOCK, 88)                       \
+  /* line 2: the receivers' */            \
+  XX(HEAD, 128)                           \
+  XX(MESSAGES_RECEIVED, 136)              \
+  XX(BYTES_RECEIVED, 144)                 \
+  XX(RECV_LOCK, 152)                      \
+  XX(ABANDONED, 160)                      \
+  /* line 3: receivers sleep here */      \
+  XX(DATA_SEQ, 192)                       \
+  XX(DATA_WAITERS, 196)                   \
+  /* line 4: senders sleep here */        \
+  XX(SPACE_SEQ, 256)                      \
+  XX(SPACE_WAITERS, 260)
 
 /* Record states. Anything else in a record's state word is corruption. */
-#define REC_RESERVED 0x52u  /* 'R': being written (mpsc/mpmc only) */
-#define REC_COMMITTED 0x43u /* 'C': complete */
-#define REC_SKIP 0x53u      /* 'S': padding; its length bytes are skipped */
-#define REC_ABORTED 0x41u   /* 'A': given up by its sender, or its dead sender's */
+#define SHMEM__CHANNEL_RECORD_STATES(XX)                                           \
+  XX(RESERVED, 0x52)  /* 'R': being written (mpsc/mpmc only) */                   \
+  XX(COMMITTED, 0x43) /* 'C': complete */                                         \
+  XX(SKIP, 0x53)      /* 'S': padding; its length bytes are skipped */            \
+  XX(ABORTED, 0x41)   /* 'A': given up by its sender, or its dead sender's */
+
+#define SHMEM__CHANNEL_FIELD(name, offset) H_##name = (offset),
+#define SHMEM__CHANNEL_STATE(name, value) REC_##name = (value),
+enum { SHMEM__CHANNEL_HEADER_FIELDS(SHMEM__CHANNEL_FIELD) };
+enum { SHMEM__CHANNEL_RECORD_STATES(SHMEM__CHANNEL_STATE) };
+#undef SHMEM__CHANNEL_FIELD
+#undef SHMEM__CHANNEL_STATE
 
 #define HDR SHMEM_CHANNEL_RECORD_HEADER
 #define NONE UINT64_MAX
@@ -63,6 +77,7 @@ typedef struct record_s {
   uint32_t pid;
   uint32_t start; /* low 32 bits of the reserver's start time (/proc/<pid>/stat field 22) */
 } record_t;
+_Static_assert(sizeof(record_t) == SHMEM_CHANNEL_RECORD_HEADER, "a record header is 16 bytes");
 
 static inline uint64_t *f64(const shmem_channel_t *ch, size_t off) {
   return (uint64_t *)(void *)(ch->base + off);
