@@ -18,8 +18,8 @@ See and clean up shared memory: POSIX objects (/dev/shm) and System V segments.
 
 Commands:
   ls [--json] [--all]             list segments (yours; --all: every user's)
-  stat NAME | --sysv ID [--json]  show one segment
-  rm NAME... | --sysv ID...       remove segments by name, or System V segments by id
+  stat NAME | --sysv KEY|ID [--json]  show one segment
+  rm NAME... | --sysv KEY|ID...   remove segments by name, or System V segments by key or id
   gc [--dry-run] [--json]         remove segments made with autoUnlink whose creator died
 
 Options:
@@ -43,24 +43,27 @@ Options:
   -h, --help`,
 
   stat: `Usage: shmem stat NAME [--json]
-       shmem stat --sysv ID [--json]
+       shmem stat --sysv KEY|ID [--json]
 
-Shows one POSIX object by name ('x' and '/x' are the same), or one System V segment by id.
+Shows one POSIX object by name ('x' and '/x' are the same), or one System V segment by key
+(0x and hex digits, as the NAME column of 'shmem ls' shows it) or by id (a decimal number,
+the ID column).
 
 Options:
-  --sysv    the argument is a System V id
+  --sysv    the argument is a System V key (0x...) or id (decimal)
   --json    print the list() entry as JSON
   -h, --help`,
 
   rm: `Usage: shmem rm NAME...
-       shmem rm --sysv ID...
+       shmem rm --sysv KEY|ID...
 
-Removes POSIX objects by name (shm_unlink), or System V segments by id (IPC_RMID: the
+Removes POSIX objects by name (shm_unlink), or System V segments by key (0x and hex digits,
+as 'shmem ls' shows it) or by id (a decimal number) (IPC_RMID: the
 segment goes when its last process detaches). Processes that have a segment mapped keep
 their mapping. Exit status 1 if any could not be removed; each failure is named on stderr.
 
 Options:
-  --sysv    the arguments are System V ids
+  --sysv    the arguments are System V keys (0x...) or ids (decimal)
   -h, --help`,
 
   gc: `Usage: shmem gc [--dry-run] [--json]
@@ -238,10 +241,33 @@ function noPositionals (command, positionals) {
   }
 }
 
-function parseId (command, text) {
+// A POSIX name from the command line ('x' and '/x' are one); a name that cannot be one is a
+// bad command line.
+function parseName (command, text) {
+  try {
+    return require('../lib/validate').validateName(text)
+  } catch (e) {
+    throw new UsageError(`${command}: '${text}' is not a valid name: ${oneLine(e)}`)
+  }
+}
+
+// A System V segment as the command line names it: by key, written as `shmem ls` shows it
+// (0x and eight hex digits, or fewer), or by id (a decimal number). Returns the id. A key
+// names one segment, except 0x00000000 (IPC_PRIVATE), which any number of them carry.
+function parseSysv (command, text) {
+  if (/^0x[0-9a-f]{1,8}$/i.test(text)) {
+    const key = Number.parseInt(text.slice(2), 16) | 0 // the kernel's keys are signed
+    if (key === 0) {
+      throw new UsageError(`${command}: key ${text} is IPC_PRIVATE, which names no one ` +
+        "segment: give its id (the ID column of 'shmem ls')")
+    }
+    const row = lib().lifecycle.readSysvTable().find((r) => r.key === key)
+    if (row === undefined) throw new Failure(`${command}: no System V segment has key ${text}`)
+    return row.id
+  }
   if (!/^[0-9]{1,10}$/.test(text) || Number(text) > 2147483647) {
-    throw new UsageError(`${command}: '${text}' is not a System V id (a number from ` +
-      "'shmem ls')")
+    throw new UsageError(`${command}: '${text}' is neither a System V key (0x and hex ` +
+      "digits, the NAME column of 'shmem ls') nor an id (a decimal number, the ID column)")
   }
   return Number(text)
 }
@@ -302,16 +328,11 @@ function cmdStat (args) {
   const { list } = lib()
   let entry
   if (values.sysv) {
-    const id = parseId('stat', positionals[0])
+    const id = parseSysv('stat', positionals[0])
     entry = list.statSysvEntry(id)
     if (entry === null) throw new Failure(`stat: no System V segment has id ${id}`)
   } else {
-    let name
-    try {
-      name = require('../lib/validate').validateName(positionals[0])
-    } catch (e) {
-      throw new Failure(`stat: '${positionals[0]}' is not a valid name: ${oneLine(e)}`)
-    }
+    const name = parseName('stat', positionals[0])
     entry = list.statPosixEntry(name)
     if (entry === null) throw new Failure(`stat: ${name}: no such shared memory object`)
   }
@@ -326,14 +347,21 @@ function cmdRm (args) {
     throw new UsageError(`rm: expected ${values.sysv ? 'ids' : 'names'} to remove ` +
       "(see 'shmem rm --help')")
   }
+  // Every argument is checked before anything is removed: a typo is a bad command line
+  // (exit 2), not a half-done removal.
+  for (const arg of positionals) {
+    if (!values.sysv) parseName('rm', arg)
+    else if (!/^0x/i.test(arg)) parseSysv('rm', arg)
+  }
   const { open, lifecycle } = lib()
   let failed = 0
   for (const arg of positionals) {
     if (values.sysv) {
       let id
       try {
-        id = parseId('rm', arg)
+        id = parseSysv('rm', arg)
       } catch (e) {
+        if (e instanceof UsageError) throw e
         err(e.message)
         failed++
         continue

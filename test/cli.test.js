@@ -83,7 +83,32 @@ test('--help, COMMAND --help, --version, and a bad command line', async () => {
   assertOneLineError(await cli(['stat']), 2, /expected one name/)
   assertOneLineError(await cli(['stat', 'a', 'b']), 2, /expected one name, got 2/)
   assertOneLineError(await cli(['rm']), 2, /expected names/)
-  assertOneLineError(await cli(['stat', '--sysv', '12x']), 2, /not a System V id/)
+  assertOneLineError(await cli(['stat', '--sysv', '12x']), 2, /neither a System V key .* nor an id/)
+  // A name that cannot be one is a bad command line too, and rm removes nothing then.
+  assertOneLineError(await cli(['stat', 'a/b']), 2, /stat: 'a\/b' is not a valid name/)
+  const keep = trackPosix(uniqueName('cli'))
+  shmem.create(keep, 4096).close()
+  assertOneLineError(await cli(['rm', keep, 'a/b']), 2, /rm: 'a\/b' is not a valid name/)
+  assert.equal(fs.existsSync('/dev/shm' + keep), true, 'nothing removed on a usage error')
+  assertOneLineError(await cli(['rm', '--sysv', '1', 'x1']), 2, /neither a System V key/)
+  assertOneLineError(await cli(['stat', '--sysv', '0x00000000']), 2, /IPC_PRIVATE, which names no one segment/)
+  shmem.unlink(keep)
+})
+
+test('stat and rm --sysv take the key as ls shows it, or the id', async () => {
+  const sv = shmem.sysv.create(null, 4096)
+  trackSysv(sv.key)
+  sv.close()
+  const byKey = JSON.parse((await cli(['stat', '--sysv', hexKey(sv.key), '--json'])).stdout)
+  assert.equal(byKey.id, sv.id)
+  const byId = JSON.parse((await cli(['stat', '--sysv', String(sv.id), '--json'])).stdout)
+  assert.deepEqual({ ...byId, ageMs: 0 }, { ...byKey, ageMs: 0 })
+  assert.equal((await cli(['stat', '--sysv', hexKey(sv.key).toUpperCase().replace('0X', '0x')])).code, 0)
+  const rm = await cli(['rm', '--sysv', hexKey(sv.key)])
+  assert.equal(rm.code, 0, rm.stderr)
+  assert.equal(lifecycle.readSysvTable().some((x) => x.id === sv.id), false)
+  assertOneLineError(await cli(['stat', '--sysv', hexKey(sv.key)]), 1,
+    new RegExp(`no System V segment has key ${hexKey(sv.key)}`))
 })
 
 test('ls: a table and JSON, field by field', async () => {
@@ -237,7 +262,7 @@ test('stat: a POSIX name and a System V id, as a table and JSON; a missing one',
     new RegExp(`stat: ${name}: no such shared memory object`))
   assertOneLineError(await cli(['stat', '--sysv', String(sv.id)]), 1,
     new RegExp(`no System V segment has id ${sv.id}`))
-  assertOneLineError(await cli(['stat', 'a/b']), 1, /not a valid name/)
+  assertOneLineError(await cli(['stat', 'a/b']), 2, /not a valid name/)
 })
 
 test('rm: names and System V ids; what could not be removed is named, with why', async () => {
