@@ -130,6 +130,36 @@ test('attach() refuses zeros, another kind, and a lock closed under it', (t) => 
   assert.throws(() => s.post(), code('ERR_SHMEM_CLOSED'))
 })
 
+test('a lock shows no internals: no own properties, only the documented API', (t) => {
+  const { seg } = namedSegment(t, 8192)
+  const locks = [Mutex.init(seg, 0), RwLock.init(seg, 1024), Semaphore.init(seg, 4096, 1)]
+  for (const lock of locks) {
+    assert.deepEqual(Object.keys(lock), [])
+    assert.deepEqual(Object.getOwnPropertyNames(lock), [])
+    for (const name of ['view', 'handle', 'base', 'segment', 'what', 'words', 'sleep']) {
+      assert.equal(lock[name], undefined, `${lock.constructor.name}.${name}`)
+    }
+  }
+  // The messages of the lock errors, as the registry in lib/errors.js makes them.
+  const m = locks[0]
+  m.lock()
+  assert.throws(() => m.lock(), {
+    code: 'ERR_SHMEM_WOULD_DEADLOCK',
+    message: 'This thread already holds the Mutex: waiting for it without a timeout would ' +
+      'block this thread for good (locks are not recursive)'
+  })
+  m.unlock()
+  assert.throws(() => m.unlock(), { message: 'This thread does not hold the Mutex' })
+  assert.throws(() => Mutex.attach(seg, 2048), {
+    code: 'ERR_SHMEM_BAD_STATE',
+    message: /^The Mutex failed validation: wrong magic number \(no valid lock state/
+  })
+  assert.throws(() => Mutex.init(seg, 4), {
+    code: 'ERR_OUT_OF_RANGE',
+    message: 'The value of "offset" is out of range. It must be a multiple of 8. Received 4'
+  })
+})
+
 test('attach() on random bytes: ERR_SHMEM_BAD_STATE, in this process', (t) => {
   const { seg } = namedSegment(t, 4096)
   const bytes = seg.buffer
