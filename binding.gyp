@@ -22,6 +22,7 @@
         "src/napi/channel.c",
         "src/napi/channel_handles.c",
         "src/napi/constants.c",
+        "src/napi/errors.c",
         "src/napi/proc.c",
         "src/napi/segment.c",
         "src/napi/util.c",

@@ -25,24 +25,14 @@ static void instance_finalize(napi_env env, void *data, void *hint) {
 /* init(scratch): keeps a Float64Array of at least 8 elements to write results into. */
 static napi_value binding_init(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
-  napi_typedarray_type type;
+  double *data;
   size_t length;
-  void *data;
-  bool is_typedarray = false;
-  NAPI_CALL(env, napi_is_typedarray(env, argv[0], &is_typedarray));
-  if (is_typedarray) {
-    NAPI_CALL(env, napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL));
-  }
-  if (!is_typedarray || type != napi_float64_array || length < 8) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                     "The \"scratch\" argument must be a Float64Array of 8 or more elements");
-    return NULL;
-  }
+  if (!shmem_arg_float64_array(env, argv[0], "scratch", 8, &data, &length)) return NULL;
   instance_t *inst = NULL;
   NAPI_CALL(env, napi_get_instance_data(env, (void **)&inst));
   if (inst->scratch_ref != NULL) napi_delete_reference(env, inst->scratch_ref);
   NAPI_CALL(env, napi_create_reference(env, argv[0], 1, &inst->scratch_ref));
-  inst->scratch = (double *)data;
+  inst->scratch = data;
   inst->scratch_length = length;
   return NULL;
 }
@@ -65,59 +55,106 @@ static bool arg_size(napi_env env, napi_value v, uint64_t *out) {
   return shmem_arg_u64(env, v, "size", (uint64_t)INT64_MAX, out);
 }
 
+static bool arg_offset(napi_env env, napi_value v, uint64_t *out) {
+  return shmem_arg_u64(env, v, "offset", (uint64_t)INT64_MAX, out);
+}
+
+static bool arg_key(napi_env env, napi_value v, int64_t *out) {
+  return shmem_arg_i64(env, v, "key", INT32_MIN, INT32_MAX, out);
+}
+
+static bool arg_id(napi_env env, napi_value v, int64_t *out) {
+  return shmem_arg_i64(env, v, "id", 0, INT_MAX, out);
+}
+
+/* What a segment factory read from its arguments, and what its errors name. */
+typedef struct open_args_s {
+  char name[PATH_BUF]; /* a name or a path */
+  uint64_t size;       /* the size a creating call asks for */
+  int64_t number;      /* an fd, a key or an id */
+  shmem_options_t opts;
+  char where[PATH_BUF + 16];
+} open_args_t;
+
+/* Calls the core to fill seg, and says in a->where what its errors name. */
+typedef int (*open_fn)(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err);
+
+/* The tail every factory shares: a new handle, the core's call, then the handle for JS or the
+ * error thrown. */
+static napi_value open_segment(napi_env env, open_args_t *a, open_fn fn) {
+  segment_handle_t *h = shmem_napi_handle_new();
+  if (h == NULL) {
+    shmem_napi_throw_errno(env, -ENOMEM, "calloc");
+    return NULL;
+  }
+  shmem_err_t err = {0, NULL};
+  int r = fn(shmem_napi_handle_segment(h), a, &err);
+  return shmem_napi_handle_finish(env, h, r, &err, a->where);
+}
+
+static void open_args_init(open_args_t *a) {
+  memset(a, 0, sizeof(*a));
+  shmem_options_init(&a->opts);
+}
+
+/* (name, size, flags[, mode]) of the POSIX factories. */
+static bool posix_args(napi_env env, const napi_value *argv, bool with_mode, open_args_t *a) {
+  open_args_init(a);
+  return shmem_arg_string(env, argv[0], "name", a->name, sizeof(a->name)) &&
+         arg_size(env, argv[1], &a->size) && arg_flags(env, argv[2], &a->opts.flags) &&
+         (!with_mode || arg_mode(env, argv[3], &a->opts.mode));
+}
+
+/* A POSIX object is named as the core normalized its name, else as given. */
+static int posix_where(shmem_segment_t *seg, open_args_t *a, int r) {
+  snprintf(a->where, sizeof(a->where), "%s", seg->name[0] ? seg->name : a->name);
+  return r;
+}
+
+static int posix_create_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  return posix_where(seg, a, shmem_posix_create(seg, a->name, a->size, &a->opts, err));
+}
+
+static int posix_open_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  a->opts.size = a->size; /* size 0 maps the whole object */
+  return posix_where(seg, a, shmem_posix_open(seg, a->name, &a->opts, err));
+}
+
+static int posix_open_or_create_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  return posix_where(seg, a, shmem_posix_open_or_create(seg, a->name, a->size, &a->opts, err));
+}
+
 /* posixCreate(name, size, flags, mode) */
 static napi_value posix_create(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  char name[PATH_BUF];
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  uint64_t size;
-  if (!shmem_arg_string(env, argv[0], "name", name, sizeof(name))) return NULL;
-  if (!arg_size(env, argv[1], &size)) return NULL;
-  if (!arg_flags(env, argv[2], &opts.flags)) return NULL;
-  if (!arg_mode(env, argv[3], &opts.mode)) return NULL;
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  shmem_segment_t *seg = shmem_napi_handle_segment(h);
-  int r = shmem_posix_create(seg, name, size, &opts, &err);
-  return shmem_napi_handle_finish(env, h, r, &err, seg->name[0] ? seg->name : name);
+  open_args_t a;
+  return posix_args(env, argv, true, &a) ? open_segment(env, &a, posix_create_fn) : NULL;
 }
 
 /* posixOpen(name, size, flags): size 0 maps the whole object. */
 static napi_value posix_open(napi_env env, napi_callback_info info) {
   GET_ARGS(3);
-  char name[PATH_BUF];
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  if (!shmem_arg_string(env, argv[0], "name", name, sizeof(name))) return NULL;
-  if (!arg_size(env, argv[1], &opts.size)) return NULL;
-  if (!arg_flags(env, argv[2], &opts.flags)) return NULL;
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  shmem_segment_t *seg = shmem_napi_handle_segment(h);
-  int r = shmem_posix_open(seg, name, &opts, &err);
-  return shmem_napi_handle_finish(env, h, r, &err, seg->name[0] ? seg->name : name);
+  open_args_t a;
+  return posix_args(env, argv, false, &a) ? open_segment(env, &a, posix_open_fn) : NULL;
 }
 
 /* posixOpenOrCreate(name, size, flags, mode) */
 static napi_value posix_open_or_create(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  char name[PATH_BUF];
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  uint64_t size;
-  if (!shmem_arg_string(env, argv[0], "name", name, sizeof(name))) return NULL;
-  if (!arg_size(env, argv[1], &size)) return NULL;
-  if (!arg_flags(env, argv[2], &opts.flags)) return NULL;
-  if (!arg_mode(env, argv[3], &opts.mode)) return NULL;
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  shmem_segment_t *seg = shmem_napi_handle_segment(h);
-  int r = shmem_posix_open_or_create(seg, name, size, &opts, &err);
-  return shmem_napi_handle_finish(env, h, r, &err, seg->name[0] ? seg->name : name);
+  open_args_t a;
+  return posix_args(env, argv, true, &a) ? open_segment(env, &a, posix_open_or_create_fn) : NULL;
+}
+
+/* The end of the calls that remove a name: true, or false when there was nothing to remove
+ * (-ENOENT); another failure throws, naming where. */
+static napi_value removed(napi_env env, int r, const shmem_err_t *err, const char *where) {
+  if (r < 0 && r != -ENOENT) {
+    shmem_napi_throw_core(env, err, where);
+    return NULL;
+  }
+  napi_value result;
+  NAPI_CALL(env, napi_get_boolean(env, r == 0, &result));
+  return result;
 }
 
 /* posixUnlink(name): true, or false when there was nothing to unlink. */
@@ -127,132 +164,114 @@ static napi_value posix_unlink(napi_env env, napi_callback_info info) {
   if (!shmem_arg_string(env, argv[0], "name", name, sizeof(name))) return NULL;
   shmem_err_t err = {0, NULL};
   int r = shmem_posix_unlink(name, &err);
-  if (r < 0 && r != -ENOENT) {
-    char normal[SHMEM_NAME_MAX + 2];
-    shmem_napi_throw_core(env, &err,
-                          shmem_name_normalize(name, normal, sizeof(normal)) == 0 ? normal : name);
-    return NULL;
-  }
-  napi_value result;
-  NAPI_CALL(env, napi_get_boolean(env, r == 0, &result));
-  return result;
+  char normal[SHMEM_NAME_MAX + 2];
+  return removed(env, r, &err,
+                 shmem_name_normalize(name, normal, sizeof(normal)) == 0 ? normal : name);
+}
+
+static int memfd_create_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  snprintf(a->where, sizeof(a->where), "memfd:%s", a->opts.name ? a->opts.name : "shmem");
+  return shmem_memfd_create(seg, a->size, &a->opts, err);
 }
 
 /* memfdCreate(size, flags, name | null) */
 static napi_value memfd_create_(napi_env env, napi_callback_info info) {
   GET_ARGS(3);
-  char name[PATH_BUF];
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  uint64_t size;
-  if (!arg_size(env, argv[0], &size)) return NULL;
-  if (!arg_flags(env, argv[1], &opts.flags)) return NULL;
+  open_args_t a;
+  open_args_init(&a);
+  if (!arg_size(env, argv[0], &a.size)) return NULL;
+  if (!arg_flags(env, argv[1], &a.opts.flags)) return NULL;
   if (!shmem_is_nullish(env, argv[2])) {
-    if (!shmem_arg_string(env, argv[2], "name", name, 250)) return NULL;
-    opts.name = name;
+    if (!shmem_arg_string(env, argv[2], "name", a.name, 250)) return NULL;
+    a.opts.name = a.name;
   }
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  shmem_segment_t *seg = shmem_napi_handle_segment(h);
-  int r = shmem_memfd_create(seg, size, &opts, &err);
-  char path[300];
-  snprintf(path, sizeof(path), "memfd:%s", opts.name ? opts.name : "shmem");
-  return shmem_napi_handle_finish(env, h, r, &err, path);
+  return open_segment(env, &a, memfd_create_fn);
+}
+
+static int fd_map_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  int r = shmem_fd_map(seg, (int)a->number, &a->opts, err);
+  if (r == 0 && seg->kind == SHMEM_KIND_POSIX) {
+    snprintf(a->where, sizeof(a->where), "%s", seg->name);
+  } else if (r == 0 && seg->kind == SHMEM_KIND_MEMFD) {
+    snprintf(a->where, sizeof(a->where), "memfd:%s", seg->name);
+  } else {
+    snprintf(a->where, sizeof(a->where), "fd %d", (int)a->number);
+  }
+  return r;
 }
 
 /* fdMap(fd, size, offset, flags) */
 static napi_value fd_map(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  int64_t fd;
-  if (!shmem_arg_i64(env, argv[0], "fd", 0, INT_MAX, &fd)) return NULL;
-  if (!arg_size(env, argv[1], &opts.size)) return NULL;
-  if (!shmem_arg_u64(env, argv[2], "offset", (uint64_t)INT64_MAX, &opts.offset)) return NULL;
-  if (!arg_flags(env, argv[3], &opts.flags)) return NULL;
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  shmem_segment_t *seg = shmem_napi_handle_segment(h);
-  int r = shmem_fd_map(seg, (int)fd, &opts, &err);
-  char path[300];
-  if (r == 0 && seg->kind == SHMEM_KIND_POSIX) snprintf(path, sizeof(path), "%s", seg->name);
-  else if (r == 0 && seg->kind == SHMEM_KIND_MEMFD) snprintf(path, sizeof(path), "memfd:%s", seg->name);
-  else snprintf(path, sizeof(path), "fd %d", (int)fd);
-  return shmem_napi_handle_finish(env, h, r, &err, path);
+  open_args_t a;
+  open_args_init(&a);
+  if (!shmem_arg_i64(env, argv[0], "fd", 0, INT_MAX, &a.number)) return NULL;
+  if (!arg_size(env, argv[1], &a.opts.size)) return NULL;
+  if (!arg_offset(env, argv[2], &a.opts.offset)) return NULL;
+  if (!arg_flags(env, argv[3], &a.opts.flags)) return NULL;
+  return open_segment(env, &a, fd_map_fn);
+}
+
+static int file_map_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  snprintf(a->where, sizeof(a->where), "%s", a->name);
+  return shmem_file_map(seg, a->name, &a->opts, err);
 }
 
 /* fileMap(path, size, offset, flags, mode) */
 static napi_value file_map(napi_env env, napi_callback_info info) {
   GET_ARGS(5);
-  char path[PATH_BUF];
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  if (!shmem_arg_string(env, argv[0], "path", path, sizeof(path))) return NULL;
-  if (!arg_size(env, argv[1], &opts.size)) return NULL;
-  if (!shmem_arg_u64(env, argv[2], "offset", (uint64_t)INT64_MAX, &opts.offset)) return NULL;
-  if (!arg_flags(env, argv[3], &opts.flags)) return NULL;
-  if (!arg_mode(env, argv[4], &opts.mode)) return NULL;
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  int r = shmem_file_map(shmem_napi_handle_segment(h), path, &opts, &err);
-  return shmem_napi_handle_finish(env, h, r, &err, path);
+  open_args_t a;
+  open_args_init(&a);
+  if (!shmem_arg_string(env, argv[0], "path", a.name, sizeof(a.name))) return NULL;
+  if (!arg_size(env, argv[1], &a.opts.size)) return NULL;
+  if (!arg_offset(env, argv[2], &a.opts.offset)) return NULL;
+  if (!arg_flags(env, argv[3], &a.opts.flags)) return NULL;
+  if (!arg_mode(env, argv[4], &a.opts.mode)) return NULL;
+  return open_segment(env, &a, file_map_fn);
 }
 
-static bool arg_key(napi_env env, napi_value v, int32_t *out) {
-  int64_t k;
-  if (!shmem_arg_i64(env, v, "key", INT32_MIN, INT32_MAX, &k)) return false;
-  *out = (int32_t)k;
-  return true;
+/* System V segments are named by key (or id): "key 42", "id 7". */
+static void sysv_where(char *where, size_t size, bool by_id, int64_t number) {
+  snprintf(where, size, by_id ? "id %d" : "key %d", (int)number);
+}
+
+static int sysv_create_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  if (a->number != SHMEM_KEY_FRESH) sysv_where(a->where, sizeof(a->where), false, a->number);
+  return shmem_sysv_create(seg, a->number, a->size, &a->opts, err);
 }
 
 /* sysvCreate(key | null, size, flags, mode): null asks for a fresh random key. */
 static napi_value sysv_create(napi_env env, napi_callback_info info) {
   GET_ARGS(4);
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  int64_t key = SHMEM_KEY_FRESH;
-  int32_t k;
-  uint64_t size;
-  if (!shmem_is_nullish(env, argv[0])) {
-    if (!arg_key(env, argv[0], &k)) return NULL;
-    key = k;
-  }
-  if (!shmem_arg_u64(env, argv[1], "size", (uint64_t)INT64_MAX, &size)) return NULL;
-  if (!arg_flags(env, argv[2], &opts.flags)) return NULL;
-  if (!arg_mode(env, argv[3], &opts.mode)) return NULL;
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  int r = shmem_sysv_create(shmem_napi_handle_segment(h), key, size, &opts, &err);
-  char path[32] = "";
-  if (key != SHMEM_KEY_FRESH) snprintf(path, sizeof(path), "key %d", (int)key);
-  return shmem_napi_handle_finish(env, h, r, &err, path);
+  open_args_t a;
+  open_args_init(&a);
+  a.number = SHMEM_KEY_FRESH;
+  if (!shmem_is_nullish(env, argv[0]) && !arg_key(env, argv[0], &a.number)) return NULL;
+  if (!arg_size(env, argv[1], &a.size)) return NULL;
+  if (!arg_flags(env, argv[2], &a.opts.flags)) return NULL;
+  if (!arg_mode(env, argv[3], &a.opts.mode)) return NULL;
+  return open_segment(env, &a, sysv_create_fn);
+}
+
+static int sysv_open_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  sysv_where(a->where, sizeof(a->where), false, a->number);
+  return shmem_sysv_open(seg, (int32_t)a->number, &a->opts, err);
+}
+
+static int sysv_open_id_fn(shmem_segment_t *seg, open_args_t *a, shmem_err_t *err) {
+  sysv_where(a->where, sizeof(a->where), true, a->number);
+  return shmem_sysv_open_id(seg, (int)a->number, &a->opts, err);
 }
 
 /* sysvOpen(key, size, flags) and sysvOpenId(id, size, flags) */
 static napi_value sysv_open_common(napi_env env, napi_callback_info info, bool by_id) {
   GET_ARGS(3);
-  shmem_options_t opts;
-  shmem_options_init(&opts);
-  int32_t key = 0;
-  int64_t id = 0;
-  if (by_id ? !shmem_arg_i64(env, argv[0], "id", 0, INT_MAX, &id) : !arg_key(env, argv[0], &key)) {
-    return NULL;
-  }
-  if (!arg_size(env, argv[1], &opts.size)) return NULL;
-  if (!arg_flags(env, argv[2], &opts.flags)) return NULL;
-  segment_handle_t *h = shmem_napi_handle_new();
-  if (h == NULL) return NULL;
-  shmem_err_t err = {0, NULL};
-  shmem_segment_t *seg = shmem_napi_handle_segment(h);
-  int r = by_id ? shmem_sysv_open_id(seg, (int)id, &opts, &err)
-                : shmem_sysv_open(seg, key, &opts, &err);
-  char path[32];
-  snprintf(path, sizeof(path), by_id ? "id %d" : "key %d", by_id ? (int)id : (int)key);
-  return shmem_napi_handle_finish(env, h, r, &err, path);
+  open_args_t a;
+  open_args_init(&a);
+  if (!(by_id ? arg_id(env, argv[0], &a.number) : arg_key(env, argv[0], &a.number))) return NULL;
+  if (!arg_size(env, argv[1], &a.opts.size)) return NULL;
+  if (!arg_flags(env, argv[2], &a.opts.flags)) return NULL;
+  return open_segment(env, &a, by_id ? sysv_open_id_fn : sysv_open_fn);
 }
 
 static napi_value sysv_open(napi_env env, napi_callback_info info) {
@@ -266,22 +285,14 @@ static napi_value sysv_open_id(napi_env env, napi_callback_info info) {
 /* sysvRemove(key) and sysvRemoveId(id): true, or false when nothing had that key (id). */
 static napi_value sysv_remove_common(napi_env env, napi_callback_info info, bool by_id) {
   GET_ARGS(1);
-  int32_t key = 0;
-  int64_t id = 0;
-  if (by_id ? !shmem_arg_i64(env, argv[0], "id", 0, INT_MAX, &id) : !arg_key(env, argv[0], &key)) {
-    return NULL;
-  }
+  int64_t number;
+  if (!(by_id ? arg_id(env, argv[0], &number) : arg_key(env, argv[0], &number))) return NULL;
   shmem_err_t err = {0, NULL};
-  int r = by_id ? shmem_sysv_remove_id((int)id, &err) : shmem_sysv_remove(key, &err);
-  if (r < 0 && r != -ENOENT) {
-    char path[32];
-    snprintf(path, sizeof(path), by_id ? "id %d" : "key %d", by_id ? (int)id : (int)key);
-    shmem_napi_throw_core(env, &err, path);
-    return NULL;
-  }
-  napi_value result;
-  NAPI_CALL(env, napi_get_boolean(env, r == 0, &result));
-  return result;
+  int r = by_id ? shmem_sysv_remove_id((int)number, &err)
+                : shmem_sysv_remove((int32_t)number, &err);
+  char where[32];
+  sysv_where(where, sizeof(where), by_id, number);
+  return removed(env, r, &err, where);
 }
 
 static napi_value sysv_remove(napi_env env, napi_callback_info info) {
@@ -292,33 +303,42 @@ static napi_value sysv_remove_id(napi_env env, napi_callback_info info) {
   return sysv_remove_common(env, info, true);
 }
 
+/* The prologue of the calls on an open segment: n arguments, the first its handle; seg and
+ * the path its errors name (else the call has thrown). */
+#define SEGMENT_CALL(n)                                             \
+  GET_ARGS(n);                                                      \
+  const char *path = NULL;                                          \
+  shmem_segment_t *seg = shmem_napi_segment(env, argv[0], &path);   \
+  if (seg == NULL) return NULL
+
+/* Their epilogue: undefined, or the core's error r thrown. */
+static napi_value segment_done(napi_env env, int r, const shmem_err_t *err, const char *path) {
+  if (r < 0) shmem_napi_throw_core(env, err, path);
+  return NULL;
+}
+
 /* Reads (handle, offset, length) for the memory controls. */
 #define GET_RANGE(n)                                                                    \
-  GET_ARGS(n);                                                                          \
-  const char *path = NULL;                                                              \
-  shmem_segment_t *seg = shmem_napi_segment(env, argv[0], &path);                       \
-  if (seg == NULL) return NULL;                                                         \
+  SEGMENT_CALL(n);                                                                      \
   uint64_t offset, length;                                                              \
   if (!shmem_arg_u64(env, argv[(n) - 2], "offset", seg->size, &offset)) return NULL;    \
   if (!shmem_arg_u64(env, argv[(n) - 1], "length", seg->size - offset, &length)) return NULL;
+
+/* Advice the core passes to madvise(2), else ERR_INVALID_ARG_VALUE. */
+static bool arg_advice_allowed(napi_env env, int64_t advice) {
+  if (shmem_advice_allowed((int)advice)) return true;
+  shmem_napi_throw_error(env, SHMEM_NAPI_E_ARG_ADVICE, (long long)advice);
+  return false;
+}
 
 /* advise(handle, advice, offset, length) */
 static napi_value advise(napi_env env, napi_callback_info info) {
   GET_RANGE(4);
   int64_t advice;
   if (!shmem_arg_i64(env, argv[1], "advice", 0, INT_MAX, &advice)) return NULL;
-  if (!shmem_advice_allowed((int)advice)) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_VALUE",
-                     "The argument 'advice' is not advice this package passes to madvise(2). "
-                     "Received %lld",
-                     (long long)advice);
-    return NULL;
-  }
+  if (!arg_advice_allowed(env, advice)) return NULL;
   shmem_err_t err = {0, NULL};
-  if (shmem_advise(seg, (int)advice, offset, length, &err) < 0) {
-    shmem_napi_throw_core(env, &err, path);
-  }
-  return NULL;
+  return segment_done(env, shmem_advise(seg, (int)advice, offset, length, &err), &err, path);
 }
 
 /* sync(handle, flags, offset, length) */
@@ -327,8 +347,7 @@ static napi_value sync_(napi_env env, napi_callback_info info) {
   int64_t flags;
   if (!shmem_arg_i64(env, argv[1], "flags", 0, 3, &flags)) return NULL;
   shmem_err_t err = {0, NULL};
-  if (shmem_sync(seg, offset, length, (int)flags, &err) < 0) shmem_napi_throw_core(env, &err, path);
-  return NULL;
+  return segment_done(env, shmem_sync(seg, offset, length, (int)flags, &err), &err, path);
 }
 
 /* residency(handle, offset, length): writes [residentPages, totalPages] to the scratch. */
@@ -336,10 +355,8 @@ static napi_value residency(napi_env env, napi_callback_info info) {
   GET_RANGE(3);
   uint64_t resident = 0, total = 0;
   shmem_err_t err = {0, NULL};
-  if (shmem_residency(seg, offset, length, &resident, &total, &err) < 0) {
-    shmem_napi_throw_core(env, &err, path);
-    return NULL;
-  }
+  int r = shmem_residency(seg, offset, length, &resident, &total, &err);
+  if (r < 0) return segment_done(env, r, &err, path);
   double *s = shmem_napi_scratch(env);
   if (s != NULL) {
     s[0] = (double)resident;
@@ -350,26 +367,18 @@ static napi_value residency(napi_env env, napi_callback_info info) {
 
 /* lockMemory(handle, onFault) */
 static napi_value lock_memory(napi_env env, napi_callback_info info) {
-  GET_ARGS(2);
-  const char *path = NULL;
-  shmem_segment_t *seg = shmem_napi_segment(env, argv[0], &path);
-  if (seg == NULL) return NULL;
+  SEGMENT_CALL(2);
   bool on_fault;
   if (!shmem_arg_bool(env, argv[1], "onFault", &on_fault)) return NULL;
   shmem_err_t err = {0, NULL};
-  if (shmem_lock_memory(seg, on_fault, &err) < 0) shmem_napi_throw_core(env, &err, path);
-  return NULL;
+  return segment_done(env, shmem_lock_memory(seg, on_fault, &err), &err, path);
 }
 
 /* unlockMemory(handle) */
 static napi_value unlock_memory(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
-  const char *path = NULL;
-  shmem_segment_t *seg = shmem_napi_segment(env, argv[0], &path);
-  if (seg == NULL) return NULL;
+  SEGMENT_CALL(1);
   shmem_err_t err = {0, NULL};
-  if (shmem_unlock_memory(seg, &err) < 0) shmem_napi_throw_core(env, &err, path);
-  return NULL;
+  return segment_done(env, shmem_unlock_memory(seg, &err), &err, path);
 }
 
 static napi_status set_number(napi_env env, napi_value obj, const char *key, double value) {
@@ -380,10 +389,7 @@ static napi_status set_number(napi_env env, napi_value obj, const char *key, dou
 
 /* stat(handle) -> a plain object; the JS layer gives it its documented shape. */
 static napi_value stat_(napi_env env, napi_callback_info info) {
-  GET_ARGS(1);
-  const char *path = NULL;
-  shmem_segment_t *seg = shmem_napi_segment(env, argv[0], &path);
-  if (seg == NULL) return NULL;
+  SEGMENT_CALL(1);
   shmem_stat_t st;
   shmem_err_t err = {0, NULL};
   if (shmem_segment_stat(seg, &st, &err) < 0) {
@@ -425,18 +431,16 @@ static void raw_finalize(napi_env env, void *data, void *hint) {
   free(m);
 }
 
-/* map(size, prot, flags, fd, offset, advice): raw mmap(2) as an ArrayBuffer that unmaps when
- * it is collected. advice -1 gives none. */
 /* errorText(code): [name, text or null] as the binding words an error with that code; for the
  * test that keeps the core's table of Node's texts equal to the running Node's own. */
 static napi_value error_text(napi_env env, napi_callback_info info) {
   GET_ARGS(1);
-  int32_t code;
-  NAPI_CALL(env, napi_get_value_int32(env, argv[0], &code));
-  const char *text = shmem_err_node_text(code);
+  int64_t code;
+  if (!shmem_arg_i64(env, argv[0], "code", INT32_MIN, INT32_MAX, &code)) return NULL;
+  const char *text = shmem_err_node_text((int)code);
   napi_value result, name_v, text_v;
   NAPI_CALL(env, napi_create_array_with_length(env, 2, &result));
-  NAPI_CALL(env, napi_create_string_utf8(env, shmem_err_name(code), NAPI_AUTO_LENGTH, &name_v));
+  NAPI_CALL(env, napi_create_string_utf8(env, shmem_err_name((int)code), NAPI_AUTO_LENGTH, &name_v));
   if (text != NULL) {
     NAPI_CALL(env, napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &text_v));
   } else {
@@ -447,6 +451,8 @@ static napi_value error_text(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* map(size, prot, flags, fd, offset, advice): raw mmap(2) as an ArrayBuffer that unmaps when
+ * it is collected. advice -1 gives none. */
 static napi_value map(napi_env env, napi_callback_info info) {
   GET_ARGS(6);
   uint64_t size, offset;
@@ -457,15 +463,12 @@ static napi_value map(napi_env env, napi_callback_info info) {
   if (!shmem_arg_i64(env, argv[3], "fd", -1, INT_MAX, &fd)) return NULL;
   if (!shmem_arg_u64(env, argv[4], "offset", (uint64_t)INT64_MAX, &offset)) return NULL;
   if (!shmem_arg_i64(env, argv[5], "advice", -1, INT_MAX, &advice)) return NULL;
-  if (advice >= 0 && !shmem_advice_allowed((int)advice)) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_VALUE",
-                     "The argument 'advice' is not advice this package passes to madvise(2). "
-                     "Received %lld",
-                     (long long)advice);
+  if (advice >= 0 && !arg_advice_allowed(env, advice)) return NULL;
+  raw_mapping_t *m = calloc(1, sizeof(*m));
+  if (m == NULL) {
+    shmem_napi_throw_errno(env, -ENOMEM, "calloc");
     return NULL;
   }
-  raw_mapping_t *m = calloc(1, sizeof(*m));
-  if (m == NULL) return NULL;
   shmem_err_t err = {0, NULL};
   int r = shmem_map(&m->addr, size, (int)prot, (int)flags, (int)fd, offset, (int)advice, &err);
   char path[32];
@@ -489,13 +492,8 @@ static napi_value map(napi_env env, napi_callback_info info) {
   return ab;
 }
 
-typedef struct export_s {
-  const char *name;
-  napi_callback fn;
-} export_t;
-
 NAPI_MODULE_INIT() {
-  static const export_t fns[] = {
+  static const shmem_napi_export_t fns[] = {
       {"init", binding_init},
       {"posixCreate", posix_create},
       {"posixOpen", posix_open},
@@ -528,14 +526,12 @@ NAPI_MODULE_INIT() {
     free(inst);
     return NULL;
   }
-  for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-    napi_value fn;
-    NAPI_CALL(env, napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn));
-    NAPI_CALL(env, napi_set_named_property(env, exports, fns[i].name, fn));
-  }
+  /* Each file of the binding adds its exports: one line a file. */
+  NAPI_CALL(env, SHMEM_NAPI_EXPORT(env, exports, fns));
   NAPI_CALL(env, shmem_napi_constants(env, exports));
   NAPI_CALL(env, shmem_napi_wait_init(env, exports, inst));
   NAPI_CALL(env, shmem_napi_channel_init(env, exports));
   NAPI_CALL(env, shmem_napi_proc_init(env, exports));
+  NAPI_CALL(env, shmem_napi_errors_init(env, exports));
   return exports;
 }

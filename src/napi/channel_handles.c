@@ -59,25 +59,17 @@ channel_handle_t *shmem_napi_channel_find(napi_env env, uint32_t id) {
   return h != NULL && h->in_use && h->env == env ? h : NULL;
 }
 
-void shmem_napi_channel_throw_closed(napi_env env) {
-  shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED", "The channel is closed");
-}
-
 /* The open handle with this id, made in this env; else throws and returns NULL. */
 channel_handle_t *shmem_napi_channel_lookup(napi_env env, napi_value v) {
   uint32_t id;
-  if (napi_get_value_uint32(env, v, &id) != napi_ok) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE", "The channel handle is invalid");
-    return NULL;
-  }
+  if (!shmem_arg_u32(env, v, "id", UINT32_MAX, &id)) return NULL;
   channel_handle_t *h = shmem_napi_channel_find(env, id);
   if (h == NULL) {
-    shmem_napi_channel_throw_closed(env);
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_CLOSED, "The channel");
     return NULL;
   }
   if (shmem_napi_segment_is_closed(h->seg)) {
-    shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED",
-                     "The channel's segment is closed");
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_CLOSED, "The channel's segment");
     return NULL;
   }
   /* On spsc, lib/spsc.js moves this handle's head or tail between native calls: what the
@@ -90,26 +82,22 @@ channel_handle_t *shmem_napi_channel_lookup(napi_env env, napi_value v) {
 void shmem_napi_channel_throw(napi_env env, int r) {
   switch (r) {
     case SHMEM_EBADSTATE:
-      shmem_napi_throw(env, "Error", "ERR_SHMEM_BAD_STATE",
-                       "The channel's shared state failed validation: it was never "
-                       "initialized, or another process overwrote it");
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_BAD_STATE, "The channel's shared state",
+                             SHMEM_NAPI_GARBAGE);
       return;
     case -EMSGSIZE:
-      shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                       "The message is larger than the channel's maxMessageSize");
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_MESSAGE_TOO_LARGE);
       return;
     case -EBUSY:
-      shmem_napi_throw(env, "Error", "ERR_INVALID_STATE",
-                       "Invalid state: a reserve() or peek() is open on this channel");
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_INVALID_STATE,
+                             "a reserve() or peek() is open on this channel");
       return;
     case -EINVAL:
-      shmem_napi_throw(env, "Error", "ERR_INVALID_STATE",
-                       "Invalid state: nothing is reserved or peeked on this channel");
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_INVALID_STATE,
+                             "nothing is reserved or peeked on this channel");
       return;
-    default: {
-      shmem_err_t err = {r, "channel"};
-      shmem_napi_throw_core(env, &err, NULL);
-    }
+    default:
+      shmem_napi_throw_errno(env, r, "channel");
   }
 }
 

@@ -48,8 +48,6 @@ void shmem_napi_channel_free(channel_handle_t *h);
 channel_handle_t *shmem_napi_channel_find(napi_env env, uint32_t id);
 /* The open handle with this id, made in this env; else throws and returns NULL. */
 channel_handle_t *shmem_napi_channel_lookup(napi_env env, napi_value v);
-/* Throws ERR_SHMEM_CLOSED for a closed channel. */
-void shmem_napi_channel_throw_closed(napi_env env);
 /* Throws what a channel call's failure r means. */
 void shmem_napi_channel_throw(napi_env env, int r);
 /* The threadsafe function's call into JS: (which, result) to the channel's callback. */

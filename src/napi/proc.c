@@ -49,11 +49,9 @@ static napi_value process_start_time(napi_env env, napi_callback_info info) {
 }
 
 napi_status shmem_napi_proc_init(napi_env env, napi_value exports) {
-  static const napi_property_descriptor props[] = {
-      {"processLiveness", NULL, process_liveness, NULL, NULL, NULL, napi_default_jsproperty,
-       NULL},
-      {"processStartTime", NULL, process_start_time, NULL, NULL, NULL, napi_default_jsproperty,
-       NULL},
+  static const shmem_napi_export_t fns[] = {
+      {"processLiveness", process_liveness},
+      {"processStartTime", process_start_time},
   };
-  return napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return SHMEM_NAPI_EXPORT(env, exports, fns);
 }

@@ -95,15 +95,14 @@ segment_handle_t *shmem_napi_handle(napi_env env, napi_value v, bool must_be_ope
   if (napi_typeof(env, v, &t) != napi_ok) return NULL;
   if (t == napi_external) napi_check_object_type_tag(env, v, &segment_tag, &tagged);
   if (!tagged) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                     "The \"handle\" argument must be a segment handle");
+    shmem_napi_throw_arg_type(env, "handle", "a segment handle", v);
     return NULL;
   }
   void *data = NULL;
   if (napi_get_value_external(env, v, &data) != napi_ok) return NULL;
   segment_handle_t *h = (segment_handle_t *)data;
   if (must_be_open && h->closed) {
-    shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED", "The segment is closed");
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_CLOSED, "The segment");
     return NULL;
   }
   return h;
@@ -150,11 +149,12 @@ napi_value shmem_napi_handle_finish(napi_env env, segment_handle_t *h, int r,
   }
   if (path != NULL && path[0] != '\0') h->path = strdup(path);
   napi_value external;
-  if (napi_create_external(env, h, handle_finalize, NULL, &external) != napi_ok) {
+  napi_status st = napi_create_external(env, h, handle_finalize, NULL, &external);
+  if (st != napi_ok) {
     shmem_segment_close(&h->seg);
     free(h->path);
     free(h);
-    shmem_napi_throw_status(env, napi_generic_failure);
+    shmem_napi_throw_status(env, st);
     return NULL;
   }
   /* From here the finalizer owns h. */
@@ -167,9 +167,7 @@ napi_value shmem_napi_handle_finish(napi_env env, segment_handle_t *h, int r,
 /* arrayBuffer(handle, offset, length): an external ArrayBuffer over [offset, offset + length)
  * of the mapping, registered so that close() can detach it. */
 napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_ARGS(3);
   segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
   if (h == NULL) return NULL;
   uint64_t offset, length;
@@ -178,7 +176,7 @@ napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info) {
 
   ab_link_t *link = calloc(1, sizeof(*link));
   if (link == NULL) {
-    shmem_napi_throw(env, "Error", "ENOMEM", "out of memory");
+    shmem_napi_throw_errno(env, -ENOMEM, "calloc");
     return NULL;
   }
   link->owner = h;
@@ -302,9 +300,7 @@ bool shmem_napi_segment_is_closed(const segment_handle_t *h) { return h->closed;
 /* unlink(handle): removes the name (shm_unlink, IPC_RMID); false when already gone. Works on
  * a closed segment too: it acts on the name, not the mapping. */
 napi_value shmem_napi_unlink(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_ARGS(1);
   segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
   if (h == NULL) return NULL;
   shmem_err_t err = {0, NULL};
@@ -319,9 +315,7 @@ napi_value shmem_napi_unlink(napi_env env, napi_callback_info info) {
 }
 
 napi_value shmem_napi_segment_name(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  NAPI_CALL(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  GET_ARGS(1);
   segment_handle_t *h = shmem_napi_handle(env, argv[0], false);
   if (h == NULL) return NULL;
   napi_value result;

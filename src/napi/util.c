@@ -26,25 +26,20 @@ void shmem_napi_throw(napi_env env, const char *type, const char *code, const ch
 
 void shmem_napi_throw_status(napi_env env, napi_status status) {
   if (exception_pending(env)) return;
+  if (status == napi_no_external_buffers_allowed) {
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_NO_EXTERNAL_BUFFERS);
+    return;
+  }
   const napi_extended_error_info *info = NULL;
   napi_get_last_error_info(env, &info);
   const char *why = info != NULL && info->error_message != NULL ? info->error_message
                                                                   : "unknown failure";
-  if (status == napi_no_external_buffers_allowed) {
-    shmem_napi_throw(env, "Error", "ERR_SHMEM_NO_EXTERNAL_BUFFERS",
-                     "this runtime refuses external ArrayBuffers (the V8 memory sandbox, as in "
-                     "Electron): shared memory cannot be handed to JavaScript here");
-    return;
-  }
-  shmem_napi_throw(env, "Error", "ERR_SHMEM_NAPI", "Node-API call failed: %s", why);
+  shmem_napi_throw_error(env, SHMEM_NAPI_E_NAPI_FAILED, why);
 }
 
 void shmem_napi_throw_arraybuffer_status(napi_env env, napi_status status, uint64_t length) {
   if (status == napi_invalid_arg) {
-    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                     "An ArrayBuffer of %llu bytes is more than this Node.js allows "
-                     "(buffer.constants.MAX_LENGTH): use segment.view() with a smaller length",
-                     (unsigned long long)length);
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_ARRAYBUFFER_TOO_LARGE, (unsigned long long)length);
   } else {
     shmem_napi_throw_status(env, status);
   }
@@ -66,33 +61,25 @@ void shmem_napi_throw_core(napi_env env, const shmem_err_t *err, const char *pat
 
   switch (code) {
     case SHMEM_ETOOSMALL:
-      shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                       "The object%s is smaller than the mapping asked for: a mapping past its "
-                       "end would fault (SIGBUS) when touched",
-                       where);
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_TOO_SMALL, where);
       return;
     case SHMEM_ENOHUGEPAGES:
-      shmem_napi_throw(env, "Error", "ERR_SHMEM_NO_HUGEPAGES",
-                       "No huge pages are free on this system (reserve some with sysctl "
-                       "vm.nr_hugepages=N), %s%s",
-                       syscall, where);
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_NO_HUGEPAGES, syscall, where);
       return;
-    case SHMEM_EBADSTATE:
-      shmem_napi_throw(env, "Error", "ERR_SHMEM_BAD_STATE",
-                       "Shared state failed validation%s: it was never initialized, or another "
-                       "process overwrote it",
-                       where);
+    case SHMEM_EBADSTATE: {
+      char subject[640];
+      snprintf(subject, sizeof(subject), "Shared state%s", where);
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_BAD_STATE, subject, SHMEM_NAPI_GARBAGE);
       return;
+    }
     case SHMEM_EKIND:
-      shmem_napi_throw(env, "Error", "ERR_SHMEM_UNSUPPORTED",
-                       "The operation does not apply to this kind of segment%s", where);
+      shmem_napi_throw_error(env, SHMEM_NAPI_E_KIND_UNSUPPORTED, where);
       return;
     default:
       break;
   }
   if (err->syscall == NULL) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_VALUE",
-                     "The options do not apply to this kind of segment%s", where);
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_OPTIONS_KIND, where);
     return;
   }
 
@@ -119,36 +106,38 @@ void shmem_napi_throw_core(napi_env env, const shmem_err_t *err, const char *pat
   napi_throw(env, error);
 }
 
-static const char *type_name(napi_valuetype t) {
-  switch (t) {
-    case napi_undefined: return "undefined";
-    case napi_null: return "null";
-    case napi_boolean: return "boolean";
-    case napi_number: return "number";
-    case napi_string: return "string";
-    case napi_symbol: return "symbol";
-    case napi_object: return "object";
-    case napi_function: return "function";
-    case napi_external: return "external";
-    case napi_bigint: return "bigint";
-    default: return "unknown";
-  }
+/* ERR_OUT_OF_RANGE for name, its range worded by range_fmt; a value that is an integer shows
+ * without a fraction. */
+static void throw_range(napi_env env, const char *name, double value, const char *range_fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
+static void throw_range(napi_env env, const char *name, double value, const char *range_fmt,
+                        ...) {
+  char range[128], shown[64];
+  va_list ap;
+  va_start(ap, range_fmt);
+  vsnprintf(range, sizeof(range), range_fmt, ap);
+  va_end(ap);
+  snprintf(shown, sizeof(shown), isfinite(value) && value == trunc(value) ? "%.0f" : "%g", value);
+  shmem_napi_throw_error(env, SHMEM_NAPI_E_ARG_RANGE, name, range, shown);
+}
+
+/* The type error for v when it is not of type `type`: true when it is. */
+static bool arg_is(napi_env env, napi_value v, const char *name, napi_valuetype type,
+                   const char *expected) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok) return false;
+  if (t == type) return true;
+  shmem_napi_throw_arg_type(env, name, expected, v);
+  return false;
 }
 
 static bool arg_number(napi_env env, napi_value v, const char *name, double *out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return false;
-  if (t != napi_number) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                     "The \"%s\" argument must be of type number. Received type %s", name,
-                     type_name(t));
+  if (napi_get_value_double(env, v, out) != napi_ok) {
+    shmem_napi_throw_arg_type(env, name, "of type number", v);
     return false;
   }
-  if (napi_get_value_double(env, v, out) != napi_ok) return false;
   if (!isfinite(*out) || *out != trunc(*out)) {
-    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                     "The value of \"%s\" is out of range. It must be an integer. Received %g",
-                     name, *out);
+    throw_range(env, name, *out, "an integer");
     return false;
   }
   return true;
@@ -161,10 +150,7 @@ bool shmem_arg_u64(napi_env env, napi_value v, const char *name, uint64_t max, u
   const double safe = 9007199254740991.0;
   double limit = (double)max < safe ? (double)max : safe;
   if (d < 0 || d > limit) {
-    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                     "The value of \"%s\" is out of range. It must be >= 0 && <= %.0f. "
-                     "Received %.0f",
-                     name, limit, d);
+    throw_range(env, name, d, ">= 0 && <= %.0f", limit);
     return false;
   }
   *out = (uint64_t)d;
@@ -176,51 +162,80 @@ bool shmem_arg_i64(napi_env env, napi_value v, const char *name, int64_t min, in
   double d;
   if (!arg_number(env, v, name, &d)) return false;
   if (d < (double)min || d > (double)max) {
-    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE",
-                     "The value of \"%s\" is out of range. It must be >= %lld && <= %lld. "
-                     "Received %.0f",
-                     name, (long long)min, (long long)max, d);
+    throw_range(env, name, d, ">= %lld && <= %lld", (long long)min, (long long)max);
     return false;
   }
   *out = (int64_t)d;
   return true;
 }
 
-bool shmem_arg_bool(napi_env env, napi_value v, const char *name, bool *out) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return false;
-  if (t != napi_boolean) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                     "The \"%s\" argument must be of type boolean. Received type %s", name,
-                     type_name(t));
+bool shmem_arg_u32(napi_env env, napi_value v, const char *name, uint32_t max, uint32_t *out) {
+  if (napi_get_value_uint32(env, v, out) != napi_ok) {
+    shmem_napi_throw_arg_type(env, name, "of type number", v);
     return false;
   }
-  return napi_get_value_bool(env, v, out) == napi_ok;
+  if (*out > max) {
+    throw_range(env, name, *out, ">= 0 && <= %u", max);
+    return false;
+  }
+  return true;
+}
+
+bool shmem_arg_bool(napi_env env, napi_value v, const char *name, bool *out) {
+  if (napi_get_value_bool(env, v, out) == napi_ok) return true;
+  shmem_napi_throw_arg_type(env, name, "of type boolean", v);
+  return false;
 }
 
 bool shmem_arg_string(napi_env env, napi_value v, const char *name, char *buf, size_t size) {
-  napi_valuetype t;
-  if (napi_typeof(env, v, &t) != napi_ok) return false;
-  if (t != napi_string) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                     "The \"%s\" argument must be of type string. Received type %s", name,
-                     type_name(t));
-    return false;
-  }
+  if (!arg_is(env, v, name, napi_string, "of type string")) return false;
   size_t len = 0;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return false;
   if (len >= size) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_VALUE",
-                     "The argument '%s' is too long (%zu bytes of UTF-8; at most %zu)", name,
-                     len, size - 1);
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_ARG_TOO_LONG, name, len, size - 1);
     return false;
   }
   if (napi_get_value_string_utf8(env, v, buf, size, &len) != napi_ok) return false;
   if (strlen(buf) != len) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_VALUE",
-                     "The argument '%s' must be a string without null bytes", name);
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_ARG_NUL_BYTES, name);
     return false;
   }
+  return true;
+}
+
+bool shmem_arg_function(napi_env env, napi_value v, const char *name) {
+  return arg_is(env, v, name, napi_function, "of type function");
+}
+
+bool shmem_arg_float64_array(napi_env env, napi_value v, const char *name, size_t min_length,
+                             double **data, size_t *length) {
+  bool is = false;
+  napi_typedarray_type type = napi_int8_array;
+  if (napi_is_typedarray(env, v, &is) != napi_ok) return false;
+  if (is && napi_get_typedarray_info(env, v, &type, length, (void **)data, NULL, NULL) != napi_ok) {
+    return false;
+  }
+  if (!is || type != napi_float64_array || *length < min_length) {
+    char expected[64];
+    snprintf(expected, sizeof(expected), "a Float64Array of %zu or more elements", min_length);
+    shmem_napi_throw_arg_type(env, name, expected, v);
+    return false;
+  }
+  return true;
+}
+
+bool shmem_arg_timeout(napi_env env, napi_value v, const char *name, int64_t *deadline) {
+  double ms;
+  if (napi_get_value_double(env, v, &ms) != napi_ok) {
+    shmem_napi_throw_arg_type(env, name, "of type number", v);
+    return false;
+  }
+  if (isnan(ms)) {
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_ARG_TIMEOUT, name);
+    return false;
+  }
+  /* 9e12 ms is ~285 years: no int64 deadline in nanoseconds reaches past it. */
+  *deadline = ms < 0 || ms >= 9e12 ? -1 : shmem_now_ns() + (int64_t)(ms * 1e6);
   return true;
 }
 
@@ -228,4 +243,14 @@ bool shmem_is_nullish(napi_env env, napi_value v) {
   napi_valuetype t;
   if (napi_typeof(env, v, &t) != napi_ok) return false;
   return t == napi_undefined || t == napi_null;
+}
+
+napi_status shmem_napi_export(napi_env env, napi_value exports, const shmem_napi_export_t *fns,
+                              size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    napi_value fn;
+    NAPI_TRY(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn));
+    NAPI_TRY(napi_set_named_property(env, exports, fns[i].name, fn));
+  }
+  return napi_ok;
 }

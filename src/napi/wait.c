@@ -9,7 +9,6 @@
 #include "binding.h"
 
 #include <limits.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,43 +43,19 @@ struct waiters_s {
   uint32_t active;
 };
 
-/* Throws the error for a failed call of the core (-errno r from syscall). */
-static void throw_failed(napi_env env, int r, const char *syscall) {
-  shmem_err_t err = {r, syscall};
-  shmem_napi_throw_core(env, &err, NULL);
-}
-
-/* Time limits arrive as milliseconds: Infinity (or anything past ~292 years) means none. */
-static bool arg_deadline(napi_env env, napi_value v, int64_t *deadline) {
-  double ms;
-  if (napi_get_value_double(env, v, &ms) != napi_ok || isnan(ms) || ms < 0) {
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_VALUE",
-                     "The argument 'timeout' must be a number >= 0 or Infinity");
-    return false;
-  }
-  if (ms >= 9e12) {
-    *deadline = -1;
-    return true;
-  }
-  *deadline = shmem_now_ns() + (int64_t)(ms * 1e6);
-  return true;
-}
-
 /* The word at byte offset of the handle's mapping: in bounds and 4-byte aligned, else a
  * RangeError (the JS layer checks first; this is the second line). */
 static uint32_t *arg_word(napi_env env, segment_handle_t *h, napi_value v) {
   shmem_segment_t *seg = shmem_napi_handle_segment(h);
   uint64_t offset;
   if (seg->size < 4) {
-    shmem_napi_throw(env, "RangeError", "ERR_OUT_OF_RANGE", "The segment holds no 32-bit word");
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_NO_WORD);
     return NULL;
   }
   if (!shmem_arg_u64(env, v, "offset", seg->size - 4, &offset)) return NULL;
   uintptr_t addr = (uintptr_t)seg->data + offset;
   if (addr % 4 != 0) {
-    shmem_napi_throw(env, "RangeError", "ERR_INVALID_ARG_VALUE",
-                     "The argument 'offset' must give a 4-byte aligned address. Received %llu",
-                     (unsigned long long)offset);
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_ARG_UNALIGNED, (unsigned long long)offset);
     return NULL;
   }
   return (uint32_t *)addr;
@@ -98,11 +73,46 @@ static segment_handle_t *arg_fd_handle(napi_env env, napi_value v, int *fd) {
   if (h == NULL) return NULL;
   *fd = shmem_napi_handle_segment(h)->fd;
   if (*fd < 0) {
-    shmem_napi_throw(env, "Error", "ERR_SHMEM_UNSUPPORTED",
-                     "File locks need a file descriptor; System V segments have none");
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_FLOCK_NO_FD);
     return NULL;
   }
   return h;
+}
+
+/* (handle, mode, timeoutMs) of the waiting file locks: the handle, its fd, the mode and the
+ * deadline; NULL when an argument was wrong (thrown). */
+static segment_handle_t *arg_flock(napi_env env, const napi_value *argv, int *fd,
+                                   shmem_flock_mode_t *mode, int64_t *deadline) {
+  segment_handle_t *h = arg_fd_handle(env, argv[0], fd);
+  if (h == NULL || !arg_flock_mode(env, argv[1], mode)) return NULL;
+  return shmem_arg_timeout(env, argv[2], "timeout", deadline) ? h : NULL;
+}
+
+/* (handle, offset, expected, timeoutMs) of the futex waits: the handle, the word and the
+ * value it is expected to hold, and the deadline; NULL when an argument was wrong (thrown). */
+static segment_handle_t *arg_futex(napi_env env, const napi_value *argv, const uint32_t **addr,
+                                   uint32_t *expected, int64_t *deadline) {
+  segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
+  if (h == NULL) return NULL;
+  *addr = arg_word(env, h, argv[1]);
+  int64_t e;
+  if (*addr == NULL || !shmem_arg_i64(env, argv[2], "expected", INT32_MIN, UINT32_MAX, &e)) {
+    return NULL;
+  }
+  *expected = (uint32_t)e;
+  return shmem_arg_timeout(env, argv[3], "timeout", deadline) ? h : NULL;
+}
+
+/* The end of the calls that answer yes or no: true when r is 0, false when it is `no`; another
+ * failure of syscall throws. */
+static napi_value yes_or_no(napi_env env, int r, int no, const char *syscall) {
+  if (r < 0 && r != no) {
+    shmem_napi_throw_errno(env, r, syscall);
+    return NULL;
+  }
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, r == 0, &out));
+  return out;
 }
 
 static waiters_t *get_waiters(napi_env env) {
@@ -146,17 +156,14 @@ static int futex_wait_spin(const uint32_t *addr, uint32_t expected, int64_t spin
 /* futexWait(handle, offset, expected, timeoutMs, spinNs) -> 0 ok | 1 not-equal | 2 timed-out */
 static napi_value futex_wait(napi_env env, napi_callback_info info) {
   GET_ARGS(5);
-  segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
-  if (h == NULL) return NULL;
-  const uint32_t *addr = arg_word(env, h, argv[1]);
-  if (addr == NULL) return NULL;
-  int64_t expected, spin, deadline;
-  if (!shmem_arg_i64(env, argv[2], "expected", INT32_MIN, UINT32_MAX, &expected)) return NULL;
-  if (!arg_deadline(env, argv[3], &deadline)) return NULL;
+  const uint32_t *addr;
+  uint32_t expected;
+  int64_t spin, deadline;
+  if (arg_futex(env, argv, &addr, &expected, &deadline) == NULL) return NULL;
   if (!shmem_arg_i64(env, argv[4], "spinNs", 0, 1000000, &spin)) return NULL;
-  int r = futex_wait_spin(addr, (uint32_t)expected, spin, deadline);
+  int r = futex_wait_spin(addr, expected, spin, deadline);
   if (r < 0) {
-    throw_failed(env, r, "futex");
+    shmem_napi_throw_errno(env, r, "futex");
     return NULL;
   }
   return make_int(env, r);
@@ -173,7 +180,7 @@ static napi_value futex_wake(napi_env env, napi_callback_info info) {
   if (!shmem_arg_i64(env, argv[2], "count", 0, INT_MAX, &count)) return NULL;
   int r = shmem_futex_wake(addr, (int)count);
   if (r < 0) {
-    throw_failed(env, r, "futex");
+    shmem_napi_throw_errno(env, r, "futex");
     return NULL;
   }
   return make_int(env, r);
@@ -250,8 +257,7 @@ static void job_done(napi_env env, napi_value js_cb, void *context, void *data) 
   if (--w->active == 0) napi_unref_threadsafe_function(env, w->tsfn);
   napi_value result = NULL;
   if (job->result < 0) {
-    shmem_err_t err = {job->result, job->kind == JOB_FLOCK ? "flock" : "futex"};
-    shmem_napi_throw_core(env, &err, NULL);
+    shmem_napi_throw_errno(env, job->result, job->kind == JOB_FLOCK ? "flock" : "futex");
     napi_get_and_clear_last_exception(env, &result);
   } else {
     result = make_int(env, job->result);
@@ -268,25 +274,32 @@ static void job_done(napi_env env, napi_value js_cb, void *context, void *data) 
   napi_delete_reference(env, cb_ref);
 }
 
-/* Starts a job's thread; returns its id, or 0 with an exception pending. */
-static uint32_t job_start(napi_env env, job_t *job, segment_handle_t *h, napi_value cb) {
-  waiters_t *w = get_waiters(env);
-  napi_valuetype t;
-  if (napi_typeof(env, cb, &t) != napi_ok || t != napi_function) {
-    free(job);
-    shmem_napi_throw(env, "TypeError", "ERR_INVALID_ARG_TYPE",
-                     "The \"callback\" argument must be of type function");
-    return 0;
+/* A new job of kind that ends at deadline, or NULL with ENOMEM thrown. */
+static job_t *job_new(napi_env env, job_kind_t kind, int64_t deadline) {
+  job_t *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    shmem_napi_throw_errno(env, -ENOMEM, "calloc");
+    return NULL;
   }
+  job->kind = kind;
+  job->deadline = deadline;
+  return job;
+}
+
+/* Starts a job's thread, which calls cb (a function) when it is done; returns the job's id
+ * as a JS number, or NULL with an exception pending (the job freed). */
+static napi_value job_start(napi_env env, job_t *job, segment_handle_t *h, napi_value cb) {
+  waiters_t *w = get_waiters(env);
   if (w == NULL || w->tsfn == NULL) {
     free(job);
-    shmem_napi_throw(env, "Error", "ERR_SHMEM_CLOSED", "The environment is shutting down");
-    return 0;
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_ENV_CLOSING);
+    return NULL;
   }
-  if (napi_create_reference(env, cb, 1, &job->callback) != napi_ok) {
+  napi_status st = napi_create_reference(env, cb, 1, &job->callback);
+  if (st != napi_ok) {
     free(job);
-    shmem_napi_throw_status(env, napi_generic_failure);
-    return 0;
+    shmem_napi_throw_status(env, st);
+    return NULL;
   }
   job->owner = w;
   job->h = h;
@@ -302,14 +315,14 @@ static uint32_t job_start(napi_env env, job_t *job, segment_handle_t *h, napi_va
     shmem_napi_handle_idle(h);
     napi_delete_reference(env, job->callback);
     free(job);
-    throw_failed(env, -r, "pthread_create");
-    return 0;
+    shmem_napi_throw_errno(env, -r, "pthread_create");
+    return NULL;
   }
   job->next = w->jobs;
   if (w->jobs != NULL) w->jobs->prev = job;
   w->jobs = job;
   if (w->active++ == 0) napi_ref_threadsafe_function(env, w->tsfn);
-  return job->id;
+  return make_int(env, job->id);
 }
 
 /* Wakes a job's thread so that it sees its cancel flag. A futex job is woken with every other
@@ -324,25 +337,17 @@ static void job_cancel(job_t *job) {
  * does not hold expected (nothing started). callback(0 ok | 2 timed-out | 3 cancelled). */
 static napi_value futex_wait_async(napi_env env, napi_callback_info info) {
   GET_ARGS(5);
-  segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
-  if (h == NULL) return NULL;
-  const uint32_t *addr = arg_word(env, h, argv[1]);
-  if (addr == NULL) return NULL;
-  int64_t expected, deadline;
-  if (!shmem_arg_i64(env, argv[2], "expected", INT32_MIN, UINT32_MAX, &expected)) return NULL;
-  if (!arg_deadline(env, argv[3], &deadline)) return NULL;
-  if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != (uint32_t)expected) return make_int(env, -1);
-  job_t *job = calloc(1, sizeof(*job));
-  if (job == NULL) {
-    shmem_napi_throw(env, "Error", "ENOMEM", "out of memory");
-    return NULL;
-  }
-  job->kind = JOB_FUTEX;
+  const uint32_t *addr;
+  uint32_t expected;
+  int64_t deadline;
+  segment_handle_t *h = arg_futex(env, argv, &addr, &expected, &deadline);
+  if (h == NULL || !shmem_arg_function(env, argv[4], "callback")) return NULL;
+  if (__atomic_load_n(addr, __ATOMIC_SEQ_CST) != expected) return make_int(env, -1);
+  job_t *job = job_new(env, JOB_FUTEX, deadline);
+  if (job == NULL) return NULL;
   job->addr = addr;
-  job->expected = (uint32_t)expected;
-  job->deadline = deadline;
-  uint32_t id = job_start(env, job, h, argv[4]);
-  return id == 0 ? NULL : make_int(env, id);
+  job->expected = expected;
+  return job_start(env, job, h, argv[4]);
 }
 
 /* flockTry(handle, mode) -> true when taken, false when another description holds it. */
@@ -352,14 +357,7 @@ static napi_value flock_try(napi_env env, napi_callback_info info) {
   shmem_flock_mode_t mode;
   segment_handle_t *h = arg_fd_handle(env, argv[0], &fd);
   if (h == NULL || !arg_flock_mode(env, argv[1], &mode)) return NULL;
-  int r = shmem_flock(fd, mode, 1);
-  if (r < 0 && r != -EAGAIN) {
-    throw_failed(env, r, "flock");
-    return NULL;
-  }
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, r == 0, &out));
-  return out;
+  return yes_or_no(env, shmem_flock(fd, mode, 1), -EAGAIN, "flock");
 }
 
 /* flockWait(handle, mode, timeoutMs) -> true when taken, false when the time ran out. Without
@@ -369,17 +367,9 @@ static napi_value flock_wait(napi_env env, napi_callback_info info) {
   int fd;
   shmem_flock_mode_t mode;
   int64_t deadline;
-  segment_handle_t *h = arg_fd_handle(env, argv[0], &fd);
-  if (h == NULL || !arg_flock_mode(env, argv[1], &mode)) return NULL;
-  if (!arg_deadline(env, argv[2], &deadline)) return NULL;
+  if (arg_flock(env, argv, &fd, &mode, &deadline) == NULL) return NULL;
   int r = deadline < 0 ? shmem_flock(fd, mode, 0) : shmem_flock_until(fd, mode, deadline, NULL);
-  if (r < 0 && r != -ETIMEDOUT) {
-    throw_failed(env, r, "flock");
-    return NULL;
-  }
-  napi_value out;
-  NAPI_CALL(env, napi_get_boolean(env, r == 0, &out));
-  return out;
+  return yes_or_no(env, r, -ETIMEDOUT, "flock");
 }
 
 /* flockAsync(handle, mode, timeoutMs, callback) -> job id; callback(0 | 2 | 3 | Error). */
@@ -388,20 +378,13 @@ static napi_value flock_async(napi_env env, napi_callback_info info) {
   int fd;
   shmem_flock_mode_t mode;
   int64_t deadline;
-  segment_handle_t *h = arg_fd_handle(env, argv[0], &fd);
-  if (h == NULL || !arg_flock_mode(env, argv[1], &mode)) return NULL;
-  if (!arg_deadline(env, argv[2], &deadline)) return NULL;
-  job_t *job = calloc(1, sizeof(*job));
-  if (job == NULL) {
-    shmem_napi_throw(env, "Error", "ENOMEM", "out of memory");
-    return NULL;
-  }
-  job->kind = JOB_FLOCK;
+  segment_handle_t *h = arg_flock(env, argv, &fd, &mode, &deadline);
+  if (h == NULL || !shmem_arg_function(env, argv[3], "callback")) return NULL;
+  job_t *job = job_new(env, JOB_FLOCK, deadline);
+  if (job == NULL) return NULL;
   job->fd = fd;
   job->mode = mode;
-  job->deadline = deadline;
-  uint32_t id = job_start(env, job, h, argv[3]);
-  return id == 0 ? NULL : make_int(env, id);
+  return job_start(env, job, h, argv[3]);
 }
 
 /* flockRelease(handle): LOCK_UN. */
@@ -411,9 +394,7 @@ static napi_value flock_release(napi_env env, napi_callback_info info) {
   segment_handle_t *h = arg_fd_handle(env, argv[0], &fd);
   if (h == NULL) return NULL;
   int r = shmem_flock(fd, SHMEM_FLOCK_UNLOCK, 1);
-  if (r < 0) {
-    throw_failed(env, r, "flock");
-  }
+  if (r < 0) shmem_napi_throw_errno(env, r, "flock");
   return NULL;
 }
 
@@ -496,21 +477,14 @@ static void waiters_cleanup(void *arg) {
 }
 
 napi_status shmem_napi_wait_init(napi_env env, napi_value exports, instance_t *inst) {
-  static const struct {
-    const char *name;
-    napi_callback fn;
-  } fns[] = {
-      {"futexWait", futex_wait},         {"futexWake", futex_wake},
+  static const shmem_napi_export_t fns[] = {
+      {"futexWait", futex_wait},           {"futexWake", futex_wake},
       {"futexWaitAsync", futex_wait_async}, {"flockTry", flock_try},
-      {"flockWait", flock_wait},         {"flockAsync", flock_async},
-      {"flockRelease", flock_release},   {"cancelWait", cancel_wait},
-      {"threadSelf", thread_self},       {"threadAlive", thread_alive},
+      {"flockWait", flock_wait},           {"flockAsync", flock_async},
+      {"flockRelease", flock_release},     {"cancelWait", cancel_wait},
+      {"threadSelf", thread_self},         {"threadAlive", thread_alive},
   };
-  for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
-    napi_value fn;
-    NAPI_TRY(napi_create_function(env, fns[i].name, NAPI_AUTO_LENGTH, fns[i].fn, NULL, &fn));
-    NAPI_TRY(napi_set_named_property(env, exports, fns[i].name, fn));
-  }
+  NAPI_TRY(SHMEM_NAPI_EXPORT(env, exports, fns));
   waiters_t *w = calloc(1, sizeof(*w));
   if (w == NULL) return napi_generic_failure;
   napi_value name;
