@@ -64,7 +64,7 @@ class mmapIPC { // eslint-disable-line camelcase
     if (segment.closed) throw closedError(`'${segment.name}'`)
     if (segment.fileLock === mode) return true
     try {
-      return segment.lock(mode) === 'ok'
+      return segment.lock(mode) === true
     } catch (err) {
       // Blocking for a lock that only another instance of this thread can give up would
       // freeze the thread for good (segment.lock() sees that and refuses): answer false at
@@ -84,7 +84,7 @@ class mmapIPC { // eslint-disable-line camelcase
     const lockOptions = {}
     if (options.timeout !== undefined) lockOptions.timeout = options.timeout
     if (options.signal !== undefined) lockOptions.signal = options.signal
-    return (await segment.lockAsync(mode, lockOptions)) === 'ok'
+    return (await segment.lockAsync(mode, lockOptions)) === true
   }
 
   /**

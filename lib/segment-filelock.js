@@ -119,7 +119,7 @@ class FileLock {
     return null
   }
 
-  /** Segment.prototype.lock: 'ok' or 'timed-out'. */
+  /** Segment.prototype.lock: true, or false when the timeout passed. */
   lock (mode, options) {
     const m = this.#lockable(mode)
     const timeout = waiting.syncOptions(options)
@@ -138,11 +138,11 @@ class FileLock {
       for (;;) {
         const left = waiting.remaining(deadline)
         if (binding.flockWait(this.#handle, m, Math.min(left, waiting.SLICE_MS))) break
-        if (left <= waiting.SLICE_MS) return 'timed-out'
+        if (left <= waiting.SLICE_MS) return false
       }
     }
     this.#took(mode)
-    return 'ok'
+    return true
   }
 
   /** Segment.prototype.tryLock. */
@@ -153,7 +153,7 @@ class FileLock {
     return true
   }
 
-  /** Segment.prototype.lockAsync: a promise of 'ok' or 'timed-out'. */
+  /** Segment.prototype.lockAsync: a promise of true, or false when the timeout passed. */
   lockAsync (mode, options) {
     let m, timeout, signal
     try {
@@ -165,9 +165,9 @@ class FileLock {
     if (signal !== undefined && signal.aborted) return Promise.reject(waiting.abortError(signal))
     if (binding.flockTry(this.#handle, m)) {
       this.#took(mode)
-      return Promise.resolve('ok')
+      return Promise.resolve(true)
     }
-    if (timeout === 0) return Promise.resolve('timed-out')
+    if (timeout === 0) return Promise.resolve(false)
     return new Promise((resolve, reject) => {
       let onAbort
       this.#pending = true
@@ -185,9 +185,9 @@ class FileLock {
         if (this.#isClosed()) return reject(closedError(this.#where))
         if (result === waiting.OK) {
           this.#took(mode)
-          return resolve('ok')
+          return resolve(true)
         }
-        if (result === waiting.TIMED_OUT) return resolve('timed-out')
+        if (result === waiting.TIMED_OUT) return resolve(false)
         if (signal !== undefined && signal.aborted) return reject(waiting.abortError(signal))
         reject(closedError(this.#where))
       })

@@ -377,7 +377,7 @@ class Segment {
   /**
    * Takes a whole-file lock (flock(2)) on this Segment's own open file description: 'shared'
    * or 'exclusive'. Blocks the calling thread until it has it, or until options.timeout ms
-   * passed. Returns 'ok' or 'timed-out'. Two Segments of one name exclude each other, in one
+   * passed. Returns true, or false when the timeout passed. Two Segments of one name exclude each other, in one
    * process as in two.
    */
   lock (mode, options) {
@@ -391,7 +391,7 @@ class Segment {
 
   /**
    * Waits for the file lock on a thread of its own while the event loop runs. Resolves with
-   * 'ok' or 'timed-out'; rejects with an AbortError when options.signal fires.
+   * true, or false when the timeout passed; rejects with an AbortError when options.signal fires.
    */
   lockAsync (mode, options) {
     return this.#files().lockAsync(mode, options)

@@ -6,6 +6,7 @@ const waiting = require('../waiting')
 const { closedError } = require('../errors')
 const { drive, driveAsync, run, runAsync } = require('./drive')
 const {
+  acquired,
   TID, START_LO, START_HI, SPIN, W_STATE, W_OWNER, W_START_LO, W_START_HI,
   W_RECOVERIES, TID_MASK, kConstruct, Lock, placeOf, notOwner, place, wordsOf, writeHeader,
   checkHeader, checkOwnerWord, checkTid, recordIsMine, takeFree, tryRecover, releaseOwner,
@@ -40,33 +41,33 @@ class Mutex extends Lock {
 
   /**
    * Takes the lock, blocking this thread until it is free or options.timeout ms passed.
-   * 'ok'; 'recovered' (the holder died with it: the data it guards may be half-written);
-   * 'timed-out'.
+   * true; 'recovered' (the holder died with it: the data it guards may be half-written);
+   * false when the timeout passed.
    */
   lock (options) {
     const lock = placeOf(this)
     const i = lock.view
     const timeout = options === undefined ? Infinity : waiting.syncOptions(options)
-    if (i.length !== 0 && takeFree(i)) return 'ok'
+    if (i.length !== 0 && takeFree(i)) return true
     if (i.length === 0) throw closedError()
     const deadline = deadlineOf(timeout)
     for (let k = 0; k < SPIN; k++) {
-      if (Atomics.load(i, W_STATE) === 0 && takeFree(i)) return 'ok'
+      if (Atomics.load(i, W_STATE) === 0 && takeFree(i)) return true
     }
-    return drive(lock, ownWord(lock, deadline, true))
+    return acquired(drive(lock, ownWord(lock, deadline, true)))
   }
 
-  /** Takes the lock if it is free (or its holder died): 'ok' | 'recovered' | 'busy'. */
+  /** Takes the lock if it is free (or its holder died): true | 'recovered' | false. */
   tryLock () {
     const i = wordsOf(placeOf(this))
     const s = Atomics.load(i, W_STATE)
-    if (s === 0 && takeFree(i)) return 'ok'
-    return tryRecover(i, s, 'Mutex') ?? 'busy'
+    if (s === 0 && takeFree(i)) return true
+    return tryRecover(i, s, 'Mutex') ?? false
   }
 
   /**
    * Waits for the lock while the event loop runs; the lock then belongs to this thread.
-   * Resolves with 'ok' | 'recovered' | 'timed-out'; rejects with AbortError on options.signal.
+   * Resolves with true | 'recovered' | false (timed out); rejects with AbortError on options.signal.
    */
   async lockAsync (options) {
     // The options (and the signal's getter) first: a getter may close the segment, and the
@@ -74,8 +75,8 @@ class Mutex extends Lock {
     const { timeout, signal } = waiting.asyncOptions(options)
     if (signal !== undefined && signal.aborted) throw waiting.abortError(signal)
     const lock = placeOf(this)
-    if (takeFree(wordsOf(lock))) return 'ok'
-    return driveAsync(lock, ownWord(lock, deadlineOf(timeout), false), signal)
+    if (takeFree(wordsOf(lock))) return true
+    return acquired(await driveAsync(lock, ownWord(lock, deadlineOf(timeout), false), signal))
   }
 
   /** Releases the lock; ERR_SHMEM_NOT_OWNER unless this thread holds it. */

@@ -306,6 +306,16 @@ function * ownWord (lock, deadline, blocking) {
 }
 
 /**
+ * What an acquire returns to the user, from the loops' 'ok' | 'recovered' | 'busy' |
+ * 'timed-out': true (held), 'recovered' (held, taken from a holder that died with it: the
+ * data it guards may be half-written) or false (busy, or timed out). No failure is truthy,
+ * so `if (mutex.tryLock())` reads as it should.
+ */
+function acquired (r) {
+  return r === 'recovered' ? r : r === 'ok'
+}
+
+/**
  * The with* helpers: acquire() (a result or its promise), then fn(result), then release()
  * (also when fn throws); fn's value. ERR_SHMEM_TIMED_OUT when the acquire timed out.
  * A generator for run() or runAsync(), which hand every yielded value back, awaited or not.
@@ -313,7 +323,7 @@ function * ownWord (lock, deadline, blocking) {
 function * holding (fn, acquire, release, what) {
   if (typeof fn !== 'function') throw invalidArgType('fn', 'of type function', fn)
   const r = yield acquire()
-  if (r === 'timed-out') throw timedOut(what)
+  if (r === false) throw timedOut(what)
   try {
     return yield fn(r)
   } finally {
@@ -322,6 +332,7 @@ function * holding (fn, acquire, release, what) {
 }
 
 module.exports = {
+  acquired,
   TID,
   START,
   START_LO,

@@ -9,6 +9,7 @@ const binding = require('../binding')
 const waiting = require('../waiting')
 const { drive, driveAsync, runAsync, sleepOn } = require('./drive')
 const {
+  acquired,
   TID, START, START_LO, START_HI, INT32_MAX, WAITERS, TID_MASK, W_STATE, W_OWNER,
   W_RECOVERIES, kConstruct, Lock, placeOf, badState, deadlock, notOwner, place, wordsOf,
   writeHeader, checkHeader, checkOwnerWord, checkTid, recordIsMine, clearRecord, startAt, ownerGone,
@@ -199,16 +200,16 @@ class RwLock extends Lock {
     return Atomics.load(i, W_DIRTY) === 1 ? 'recovered' : 'ok'
   }
 
-  /** Takes a read lock (blocking): 'ok' | 'recovered' (a writer died) | 'timed-out'. */
+  /** Takes a read lock (blocking): true | 'recovered' (a writer died) | false (timed out). */
   readLock (options) {
     // The options first: a getter among them may close the segment.
     const deadline = deadlineOf(waiting.syncOptions(options))
     const i = wordsOf(placeOf(this))
-    if (typeof this.#readStep(i) === 'number') return this.#readHeld(i)
-    return drive(placeOf(this), this.#reading(i, deadline, true))
+    if (typeof this.#readStep(i) === 'number') return acquired(this.#readHeld(i))
+    return acquired(drive(placeOf(this), this.#reading(i, deadline, true)))
   }
 
-  /** A read lock if one can be had now: 'ok' | 'recovered' | 'busy'. */
+  /** A read lock if one can be had now: true | 'recovered' | false. */
   tryReadLock () {
     const i = wordsOf(placeOf(this))
     let recovered = false
@@ -216,21 +217,21 @@ class RwLock extends Lock {
       const t = this.#tryRead(i, true)
       if (t.counted) Atomics.sub(i, W_DRAIN_WAITERS, 1)
       if (t.recovered) recovered = true
-      if (t.done) return recovered ? 'recovered' : this.#readHeld(i)
-      if (!t.retry) return 'busy'
+      if (t.done) return recovered ? 'recovered' : acquired(this.#readHeld(i))
+      if (!t.retry) return false
     }
-    return 'busy'
+    return false
   }
 
-  /** A read lock while the event loop runs: 'ok' | 'recovered' | 'timed-out'. */
+  /** A read lock while the event loop runs: true | 'recovered' | false (timed out). */
   async readLockAsync (options) {
     // The options (and the signal's getter) first: a getter may close the segment, and the
     // words are checked (ERR_SHMEM_CLOSED) after it ran, never used detached.
     const { timeout, signal } = waiting.asyncOptions(options)
     if (signal !== undefined && signal.aborted) throw waiting.abortError(signal)
     const i = wordsOf(placeOf(this))
-    if (typeof this.#readStep(i) === 'number') return this.#readHeld(i)
-    return driveAsync(placeOf(this), this.#reading(i, deadlineOf(timeout), false), signal)
+    if (typeof this.#readStep(i) === 'number') return acquired(this.#readHeld(i))
+    return acquired(await driveAsync(placeOf(this), this.#reading(i, deadlineOf(timeout), false), signal))
   }
 
   // Gives the writer word back, if this thread still has it (a drain that gave up).
@@ -298,17 +299,17 @@ class RwLock extends Lock {
     return this.#anyReader(i) || this.#held(i, 'ok')
   }
 
-  /** Takes the write lock (blocking): 'ok' | 'recovered' (a writer died) | 'timed-out'. */
+  /** Takes the write lock (blocking): true | 'recovered' (a writer died) | false (timed out). */
   writeLock (options) {
     // The options first: a getter among them may close the segment.
     const deadline = deadlineOf(waiting.syncOptions(options))
     const i = wordsOf(placeOf(this))
     const taken = this.#takeWriter(i)
-    if (typeof taken === 'string') return taken
-    return drive(placeOf(this), this.#writing(i, deadline, true, taken))
+    if (typeof taken === 'string') return acquired(taken)
+    return acquired(drive(placeOf(this), this.#writing(i, deadline, true, taken)))
   }
 
-  /** The write lock if it can be had now: 'ok' | 'recovered' | 'busy'. */
+  /** The write lock if it can be had now: true | 'recovered' | false. */
   tryWriteLock () {
     const i = wordsOf(placeOf(this))
     const s = Atomics.load(i, W_STATE)
@@ -317,18 +318,18 @@ class RwLock extends Lock {
       result = 'ok'
     } else {
       result = tryRecover(i, s, 'RwLock')
-      if (result === null) return 'busy'
+      if (result === null) return false
     }
     Atomics.store(i, W_WRITE_HELD, 0)
     if (this.#anyReader(i)) this.#reapReaders(i)
     if (this.#anyReader(i)) {
       this.#releaseWriter(i)
-      return 'busy'
+      return false
     }
-    return this.#held(i, result)
+    return acquired(this.#held(i, result))
   }
 
-  /** The write lock while the event loop runs: 'ok' | 'recovered' | 'timed-out'. */
+  /** The write lock while the event loop runs: true | 'recovered' | false (timed out). */
   async writeLockAsync (options) {
     // The options (and the signal's getter) first: a getter may close the segment, and the
     // words are checked (ERR_SHMEM_CLOSED) after it ran, never used detached.
@@ -337,8 +338,8 @@ class RwLock extends Lock {
     const i = wordsOf(placeOf(this))
     const deadline = deadlineOf(timeout)
     const taken = this.#takeWriter(i)
-    if (typeof taken === 'string') return taken
-    return driveAsync(placeOf(this), this.#writing(i, deadline, false, taken), signal)
+    if (typeof taken === 'string') return acquired(taken)
+    return acquired(await driveAsync(placeOf(this), this.#writing(i, deadline, false, taken), signal))
   }
 
   /** Releases this thread's write lock, or else one of its read locks. */

@@ -7,6 +7,7 @@ const { outOfRange } = require('../errors')
 const { validateInteger } = require('../validate')
 const { drive, driveAsync, sleepOn } = require('./drive')
 const {
+  acquired,
   INT32_MAX, SPIN, kConstruct, Lock, placeOf, badState, place, wordsOf,
   writeHeader, checkHeader, wake
 } = require('./protocol')
@@ -66,14 +67,14 @@ class Semaphore extends Lock {
     return new Semaphore(kConstruct, placed)
   }
 
-  /** Takes one unit, blocking while the count is 0: 'ok' | 'timed-out'. */
+  /** Takes one unit, blocking while the count is 0: true, or false when the timeout passed. */
   wait (options) {
     const timeout = options === undefined ? Infinity : waiting.syncOptions(options)
     const i = wordsOf(placeOf(this)) // after the options: a getter among them may close the segment
-    if (take(i)) return 'ok'
+    if (take(i)) return true
     const deadline = deadlineOf(timeout)
-    for (let k = 0; k < SPIN; k++) if (take(i)) return 'ok'
-    return drive(placeOf(this), taking(placeOf(this), deadline))
+    for (let k = 0; k < SPIN; k++) if (take(i)) return true
+    return acquired(drive(placeOf(this), taking(placeOf(this), deadline)))
   }
 
   /** Takes one unit if the count is above 0. */
@@ -81,14 +82,14 @@ class Semaphore extends Lock {
     return take(wordsOf(placeOf(this)))
   }
 
-  /** wait() while the event loop runs: 'ok' | 'timed-out'; AbortError on options.signal. */
+  /** wait() while the event loop runs: true, or false (timed out); AbortError on options.signal. */
   async waitAsync (options) {
     // The options (and the signal's getter) first: a getter may close the segment, and the
     // words are checked (ERR_SHMEM_CLOSED) after it ran, never used detached.
     const { timeout, signal } = waiting.asyncOptions(options)
     if (signal !== undefined && signal.aborted) throw waiting.abortError(signal)
-    if (take(wordsOf(placeOf(this)))) return 'ok'
-    return driveAsync(placeOf(this), taking(placeOf(this), deadlineOf(timeout)), signal)
+    if (take(wordsOf(placeOf(this)))) return true
+    return acquired(await driveAsync(placeOf(this), taking(placeOf(this), deadlineOf(timeout)), signal))
   }
 
   /** Adds n units (default 1) and wakes up to n sleepers. */
