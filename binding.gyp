@@ -23,6 +23,7 @@
         "src/napi/channel_handles.c",
         "src/napi/constants.c",
         "src/napi/errors.c",
+        "src/napi/memory.c",
         "src/napi/proc.c",
         "src/napi/segment.c",
         "src/napi/util.c",

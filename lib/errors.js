@@ -5,14 +5,6 @@
 
 const { inspect, types: { isProxy } } = require('util')
 
-function coded (Base, code, message) {
-  const err = new Base(message)
-  err.code = code
-  // Drop this helper's frame so the stack starts where the user's call went wrong.
-  Error.captureStackTrace(err, coded)
-  return err
-}
-
 // inspect() that cannot throw: a value that breaks it (a getter that throws on a fake typed
 // array, say) is shown by its tag. An error about a bad argument must not itself fail.
 function show (value, options) {
@@ -94,6 +86,7 @@ E('ERR_SHMEM_NOT_OWNER', Error, (message) => message)
 E('ERR_SHMEM_TIMED_OUT', Error, (what) => `Timed out waiting for the ${what}`)
 E('ERR_SHMEM_LOCK_PENDING', Error, (where) => `A lockAsync() on ${where} is still waiting`)
 E('ERR_SHMEM_NO_HUGEPAGES', Error, () => 'This system has no huge pages')
+E('ERR_SHMEM_ADDON', Error, (message) => message)
 E('ERR_SHMEM_UNSAFE_REGISTRY', Error, (dir, why) =>
   `The registry directory ${dir} ${why}: creator records are not used`)
 // Added with the conversion of lib/segment.js, lib/open.js and compat/*.js.
@@ -164,14 +157,13 @@ function addonNotLoaded (cause, { where, node, prebuilt }) {
     'Building needs a C compiler, make, g++ and Python 3 (for node-gyp); on Debian or Ubuntu:',
     '  sudo apt-get install build-essential python3'
   ].join('\n')
-  const err = new Error(message, { cause })
-  err.code = 'ERR_SHMEM_ADDON'
+  const err = makeError('ERR_SHMEM_ADDON', message)
+  Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true })
   return err
 }
 
 module.exports = {
   makeError,
-  coded,
   invalidArgType,
   invalidArgValue,
   outOfRange,

@@ -3,7 +3,7 @@
 // bookkeeping of an asynchronous wait (one waiter thread in the binding, cancelled on abort).
 
 const binding = require('./binding')
-const { coded, invalidArgType } = require('./errors')
+const { invalidArgType, outOfRange } = require('./errors')
 const { validateObject } = require('./validate')
 
 // A blocking wait returns to JavaScript at least this often (ms): V8 ends a worker
@@ -37,8 +37,7 @@ function validateTimeout (value, name = 'options.timeout') {
   if (value === undefined || value === Infinity) return Infinity
   if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value)
   if (Number.isNaN(value) || value < 0) {
-    throw coded(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "${name}" is out of range. It must be >= 0 or Infinity. Received ${value}`)
+    throw outOfRange(name, '>= 0 or Infinity', value)
   }
   return value
 }

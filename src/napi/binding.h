@@ -51,6 +51,9 @@ napi_value shmem_napi_segment_name(napi_env env, napi_callback_info info);
 
 napi_status shmem_napi_constants(napi_env env, napi_value exports);
 
+/* memory.c: madvise, msync, mincore, mlock, stat and the raw map() of a segment. */
+napi_status shmem_napi_memory_init(napi_env env, napi_value exports);
+
 /* proc.c: process liveness and start times for lib/proc.js. */
 napi_status shmem_napi_proc_init(napi_env env, napi_value exports);
 
