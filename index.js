@@ -1,7 +1,7 @@
 'use strict'
 /**
  * shmem: shared memory between processes as Buffers and typed arrays.
- * The API is documented in README.md and typed in index.d.ts.
+ * The API is documented in docs/api.md and typed in index.d.ts.
  */
 
 const binding = require('./lib/binding')
