@@ -34,7 +34,7 @@
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "cflags!": ["-fno-exceptions"],
       "conditions": [
-        ["OS=='linux'", { "libraries": ["-lrt", "-lpthread"] }],
+        ["OS=='linux'", { "libraries": ["-lrt", "-lpthread", "-ldl"] }],
         ["shmem_sanitize==1", {
           "cflags": ["-fsanitize=address,undefined", "-fno-sanitize-recover=all",
                      "-fno-omit-frame-pointer", "-g"],

@@ -14,7 +14,7 @@ export {
 
 export type {
   SegmentKind, Size, Advice, TypedArrayConstructor, MapOptions, CreateOptions, OpenOptions,
-  MemfdOptions, FromFdOptions, MapFileOptions, SyncOptions, RangeOptions, Residency,
+  MemfdOptions, FromFdOptions, MapFileOptions, ViewOptions, SyncOptions, RangeOptions, Residency,
   SegmentStat, SysvStat, StatOf, FileLockMode, LockResult, TryLockResult, WaitResult,
   SyncWaitOptions, AsyncWaitOptions, Creator, ListEntry, GcEntry, ChannelKind, ChannelData,
   ChannelOptions, ChannelCreateOptions, ChannelWaitOptions, ChannelAsyncOptions, ChannelStats

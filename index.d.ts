@@ -86,6 +86,11 @@ declare namespace shmem {
     private?: boolean
   }
 
+  export interface ViewOptions {
+    /** A view over segment.sharedArrayBuffer instead of segment.arrayBuffer. */
+    shared?: boolean
+  }
+
   export interface SyncOptions {
     offset?: Size
     length?: Size
@@ -180,10 +185,25 @@ declare namespace shmem {
     readonly buffer: Buffer
     /** One ArrayBuffer over the whole mapping; the same rule as buffer. */
     readonly arrayBuffer: ArrayBuffer
-    /** A view at byteOffset; length counts elements (bytes for DataView and Buffer). */
-    view (Type: BufferConstructor, byteOffset?: Size, length?: Size): Buffer
-    view (Type: DataViewConstructor, byteOffset?: Size, length?: Size): DataView
-    view<T extends TypedArrayConstructor> (Type: T, byteOffset?: Size, length?: Size): InstanceType<T>
+    /**
+     * One SharedArrayBuffer over the whole mapping, the same object every time: postMessage
+     * hands it to a worker, Atomics.wait/notify work on it between threads. close() cannot
+     * detach it: the memory stays mapped until the last SharedArrayBuffer over it (here or in
+     * a worker) is garbage-collected. ERR_SHMEM_UNSUPPORTED on a runtime without
+     * node_api_create_external_sharedarraybuffer (Node 20; 22.x before 22.23.3, 24.x before
+     * 24.16.0, 26.x before 26.1.0); the same size rule as buffer.
+     */
+    readonly sharedArrayBuffer: SharedArrayBuffer
+    /**
+     * A view at byteOffset; length counts elements (bytes for DataView and Buffer). With
+     * { shared: true } it is over sharedArrayBuffer (or a SharedArrayBuffer window of its own).
+     */
+    view (Type: BufferConstructor, byteOffset?: Size, length?: Size,
+      options?: ViewOptions): Buffer
+    view (Type: DataViewConstructor, byteOffset?: Size, length?: Size,
+      options?: ViewOptions): DataView
+    view<T extends TypedArrayConstructor> (Type: T, byteOffset?: Size, length?: Size,
+      options?: ViewOptions): InstanceType<T>
     advise (advice: Advice, offset?: Size, length?: Size): void
     sync (options?: SyncOptions): void
     residency (options?: RangeOptions): Residency

@@ -71,6 +71,7 @@ class Segment {
   #created
   #closed = false
   #arrayBuffer = null
+  #sharedArrayBuffer = null
   #buffer = null
   #fileLocks = null // a FileLock, made on the first file-lock call
 
@@ -147,6 +148,29 @@ class Segment {
     return this.#arrayBuffer
   }
 
+  /**
+   * One SharedArrayBuffer over the whole mapping, made on first use: postMessage() hands it to
+   * a worker without reopening the segment, and Atomics.wait/notify work on it between
+   * threads. close() cannot detach it: the mapping stays until the last SharedArrayBuffer over
+   * it (here or in a worker) is garbage-collected. ERR_SHMEM_UNSUPPORTED where the runtime
+   * lacks node_api_create_external_sharedarraybuffer (Node.js 20; 22.x before 22.23.3, 24.x
+   * before 24.16.0, 26.x before 26.1.0).
+   */
+  get sharedArrayBuffer () {
+    this.#check()
+    if (this.#sharedArrayBuffer === null) {
+      if (this.#size > MAX_LENGTH) throw this.#tooLarge()
+      this.#sharedArrayBuffer = this.#sharedWindow(0, this.#size)
+    }
+    return this.#sharedArrayBuffer
+  }
+
+  #sharedWindow (byteOffset, byteLength) {
+    const sab = binding.sharedArrayBuffer(this.#handle, byteOffset, byteLength)
+    owners.set(sab, { segment: this, base: byteOffset })
+    return sab
+  }
+
   /** One Buffer over the whole mapping: the same object every time. */
   get buffer () {
     this.#check()
@@ -158,10 +182,13 @@ class Segment {
 
   /**
    * A view of the segment: any TypedArray constructor, DataView or Buffer. length counts
-   * elements (bytes for DataView and Buffer) and defaults to as many as fit.
+   * elements (bytes for DataView and Buffer) and defaults to as many as fit. With
+   * { shared: true } the view is over a SharedArrayBuffer (see sharedArrayBuffer).
    */
-  view (Type, byteOffset = 0, length) {
+  view (Type, byteOffset = 0, length, options) {
     this.#check()
+    options = validateObject(options, 'options')
+    const shared = validateBoolean(options.shared, 'options.shared')
     let bytesPerElement
     let Intrinsic = null
     if (Type === DataView || Type === Buffer) {
@@ -191,7 +218,7 @@ class Segment {
 
     let ab, start
     if (size <= MAX_LENGTH) {
-      ab = this.arrayBuffer
+      ab = shared ? this.sharedArrayBuffer : this.arrayBuffer
       start = byteOffset
     } else {
       // Past MAX_LENGTH each view is a window: an ArrayBuffer of its own over that range.
@@ -199,8 +226,12 @@ class Segment {
         throw outOfRange('length', `<= ${MAX_LENGTH / bytesPerElement} elements ` +
           '(buffer.constants.MAX_LENGTH bytes) for a window of a segment this large', length)
       }
-      ab = binding.arrayBuffer(this.#handle, byteOffset, byteLength)
-      owners.set(ab, { segment: this, base: byteOffset })
+      if (shared) {
+        ab = this.#sharedWindow(byteOffset, byteLength)
+      } else {
+        ab = binding.arrayBuffer(this.#handle, byteOffset, byteLength)
+        owners.set(ab, { segment: this, base: byteOffset })
+      }
       start = 0
     }
     if (Type === Buffer) return Buffer.from(ab, start, length)
@@ -332,13 +363,15 @@ class Segment {
    * becomes detached (length 0) first. Idempotent. The name stays: see unlink()/remove().
    * A buffer that escaped the detach (moved by ArrayBuffer.prototype.transfer() or a
    * postMessage transfer list, or marked with markAsUntransferable) keeps the mapping alive
-   * until it is garbage-collected: no touch of it can fault.
+   * until it is garbage-collected: no touch of it can fault. So does every SharedArrayBuffer,
+   * which nothing can detach: it and its views keep working until the last one is collected.
    */
   close () {
     if (this.#closed) return
     if (this.#fileLocks !== null) this.#fileLocks.forget()
     this.#closed = true
     this.#arrayBuffer = null
+    this.#sharedArrayBuffer = null
     this.#buffer = null
     binding.close(this.#handle, detachInJs)
   }

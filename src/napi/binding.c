@@ -340,6 +340,7 @@ NAPI_MODULE_INIT() {
       {"sysvRemoveId", sysv_remove_id},
       {"segmentName", shmem_napi_segment_name},
       {"arrayBuffer", shmem_napi_array_buffer},
+      {"sharedArrayBuffer", shmem_napi_shared_array_buffer},
       {"close", shmem_napi_close},
       {"unlink", shmem_napi_unlink},
       {"errorText", error_text},

@@ -45,6 +45,7 @@ void shmem_napi_cancel_waiters(napi_env env, segment_handle_t *h);
 void shmem_napi_channels_cancel(napi_env env, segment_handle_t *seg);
 
 napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info);
+napi_value shmem_napi_shared_array_buffer(napi_env env, napi_callback_info info);
 napi_value shmem_napi_close(napi_env env, napi_callback_info info);
 napi_value shmem_napi_unlink(napi_env env, napi_callback_info info);
 napi_value shmem_napi_segment_name(napi_env env, napi_callback_info info);

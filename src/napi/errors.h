@@ -59,6 +59,11 @@
     "this runtime refuses external ArrayBuffers (the V8 memory sandbox, as in Electron): "    \
     "shared memory cannot be handed to JavaScript here")                                      \
   X(NAPI_FAILED, Error, "ERR_SHMEM_NAPI", "Node-API call failed: %s")                         \
+  X(NO_SHARED_ARRAY_BUFFER, Error, "ERR_SHMEM_UNSUPPORTED",                                   \
+    "This runtime cannot make a SharedArrayBuffer over shared memory: that needs "            \
+    "node_api_create_external_sharedarraybuffer, in Node.js 22.23.3 and later 22.x, 24.16.0 " \
+    "and later 24.x, 26.1.0 and later, and Bun. Use segment.buffer or segment.view() "        \
+    "without { shared: true } here")                                                          \
   /* Waits and file locks. */                                                                 \
   X(NO_WORD, RangeError, "ERR_OUT_OF_RANGE", "The segment holds no 32-bit word")              \
   X(FLOCK_NO_FD, Error, "ERR_SHMEM_UNSUPPORTED",                                              \

@@ -5,9 +5,16 @@
  * Segment while any Buffer or view still reaches it. close() detaches every ArrayBuffer first
  * (every TypedArray, DataView and Buffer over one becomes length 0) and only then unmaps:
  * nothing left in JS can reach the unmapped memory. The handle and the ArrayBuffers all run on
- * the thread of the environment that made them, so the counts need no atomics. */
+ * the thread of the environment that made them.
+ *
+ * A SharedArrayBuffer cannot be detached, and V8 frees its backing store on whichever thread
+ * drops the last one (a worker it was posted to), perhaps after this environment is gone. So
+ * each holds a reference on the handle and one on the mapping itself (map_refs), both atomic:
+ * the handle's own hold on the mapping goes when close() finds nothing left to wait for, and
+ * whoever drops the last hold unmaps. */
 #include "binding.h"
 
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +22,10 @@ typedef struct ab_link_s ab_link_t;
 
 typedef struct segment_handle_s {
   shmem_segment_t seg;
-  uint32_t refs;  /* the JS handle, plus one per live ArrayBuffer */
+  _Atomic uint32_t refs; /* the JS handle, one per live ArrayBuffer, one per SharedArrayBuffer */
+  _Atomic uint32_t map_refs; /* holds on the mapping: the handle's own until close() lets it
+                              * go (own_hold_released), plus one per live SharedArrayBuffer */
+  bool own_hold_released;
   bool closed;
   bool closing;       /* close() walks the list: ab_finalize only marks links meanwhile */
   bool unmap_pending; /* closed while native users ran: the last one to finish unmaps */
@@ -48,6 +58,19 @@ static void handle_finalize(napi_env env, void *data, void *hint) {
   handle_release((segment_handle_t *)data);
 }
 
+/* Drops one hold on the mapping, from any thread: the last one unmaps. */
+static void mapping_release(segment_handle_t *h) {
+  if (atomic_fetch_sub(&h->map_refs, 1) == 1) shmem_segment_close(&h->seg);
+}
+
+/* After close(), on the environment's thread: the handle lets its hold on the mapping go, once.
+ * Unmaps now unless a SharedArrayBuffer still holds it. */
+static void release_own_hold(segment_handle_t *h) {
+  if (h->own_hold_released) return;
+  h->own_hold_released = true;
+  mapping_release(h);
+}
+
 /* After close(): unmaps once no ArrayBuffer that close() could not detach is left, and no
  * native user (a waiter thread, a channel) still works on the mapping. */
 static void unmap_if_unreachable(segment_handle_t *h) {
@@ -57,7 +80,7 @@ static void unmap_if_unreachable(segment_handle_t *h) {
   if (h->busy > 0) {
     h->unmap_pending = true;
   } else {
-    shmem_segment_close(&h->seg);
+    release_own_hold(h);
   }
 }
 
@@ -132,6 +155,8 @@ segment_handle_t *shmem_napi_handle_new(void) {
   if (h != NULL) {
     h->seg.fd = -1;
     h->seg.shmid = -1;
+    atomic_init(&h->refs, 0);
+    atomic_init(&h->map_refs, 1);
   }
   return h;
 }
@@ -202,6 +227,45 @@ napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info) {
     return NULL;
   }
   return ab;
+}
+
+/* Runs when the runtime frees a SharedArrayBuffer's backing store: on any thread, perhaps after
+ * the environment that made it is gone, so it touches only the atomic counts. */
+static void sab_finalize(void *data, void *hint) {
+  (void)data;
+  segment_handle_t *h = (segment_handle_t *)hint;
+  mapping_release(h);
+  handle_release(h);
+}
+
+/* sharedArrayBuffer(handle, offset, length): a SharedArrayBuffer over [offset, offset + length)
+ * of the mapping. close() cannot detach it: it holds the mapping until the runtime frees it. */
+napi_value shmem_napi_shared_array_buffer(napi_env env, napi_callback_info info) {
+  GET_ARGS(3);
+  segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
+  if (h == NULL) return NULL;
+  uint64_t offset, length;
+  if (!shmem_arg_u64(env, argv[1], "offset", h->seg.size, &offset)) return NULL;
+  if (!shmem_arg_u64(env, argv[2], "length", h->seg.size - offset, &length)) return NULL;
+  if (!shmem_napi_has_external_sab()) {
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_NO_SHARED_ARRAY_BUFFER);
+    return NULL;
+  }
+  /* Counted first: the finalizer, once armed, may run on another thread at any time. */
+  h->refs++;
+  h->map_refs++;
+  napi_value sab;
+  napi_status st = shmem_napi_create_external_sab(env, (char *)h->seg.data + offset,
+                                                  (size_t)length, sab_finalize, h, &sab);
+  if (st != napi_ok) {
+    /* Never made, so never finalized. The JS handle and the open mapping hold their own
+     * references: neither count reaches zero here. */
+    h->map_refs--;
+    h->refs--;
+    shmem_napi_throw_arraybuffer_status(env, st, length);
+    return NULL;
+  }
+  return sab;
 }
 
 /* Detaches ab for close(); false when it cannot be. Not when someone else already did: it was
@@ -277,7 +341,7 @@ void shmem_napi_handle_busy(segment_handle_t *h) {
 void shmem_napi_handle_idle(segment_handle_t *h) {
   if (--h->busy == 0 && h->unmap_pending) {
     h->unmap_pending = false;
-    shmem_segment_close(&h->seg);
+    release_own_hold(h);
   }
   handle_release(h);
 }

@@ -1,7 +1,9 @@
 #include "util.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +45,30 @@ void shmem_napi_throw_arraybuffer_status(napi_env env, napi_status status, uint6
   } else {
     shmem_napi_throw_status(env, status);
   }
+}
+
+typedef napi_status (*create_external_sab_fn)(napi_env, void *, size_t,
+                                              shmem_napi_noenv_finalize, void *, napi_value *);
+static create_external_sab_fn create_external_sab;
+static pthread_once_t create_external_sab_once = PTHREAD_ONCE_INIT;
+
+static void find_create_external_sab(void) {
+  /* The runtime's own symbol: node and bun export their Node-API from the executable. A
+   * declaration of ours, not the header's, since Node 20's headers have none. */
+  const char *name = "node_api_create_external_sharedarraybuffer";
+  create_external_sab = (create_external_sab_fn)dlsym(RTLD_DEFAULT, name);
+}
+
+bool shmem_napi_has_external_sab(void) {
+  pthread_once(&create_external_sab_once, find_create_external_sab);
+  return create_external_sab != NULL;
+}
+
+napi_status shmem_napi_create_external_sab(napi_env env, void *data, size_t length,
+                                           shmem_napi_noenv_finalize finalize, void *hint,
+                                           napi_value *result) {
+  if (!shmem_napi_has_external_sab()) return napi_generic_failure;
+  return create_external_sab(env, data, length, finalize, hint, result);
 }
 
 static void set_string(napi_env env, napi_value obj, const char *key, const char *value) {

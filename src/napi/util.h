@@ -47,6 +47,18 @@ void shmem_napi_throw_status(napi_env env, napi_status status);
 /* Throws what a failed napi_create_external_arraybuffer of length bytes deserves. */
 void shmem_napi_throw_arraybuffer_status(napi_env env, napi_status status, uint64_t length);
 
+/* node_api_create_external_sharedarraybuffer (experimental: Node.js 22.23.3+, 24.16.0+, 26.1.0+,
+ * and Bun), looked up in the running process rather than linked: one build serves every line,
+ * and the addon still loads where it is missing. The finalizer may run on any thread, after
+ * the environment that made the SharedArrayBuffer is gone (a worker may hold the last one). */
+typedef void (*shmem_napi_noenv_finalize)(void *data, void *hint);
+/* True when the running runtime has the function. */
+bool shmem_napi_has_external_sab(void);
+/* As the Node-API function; napi_generic_failure where the runtime lacks it. */
+napi_status shmem_napi_create_external_sab(napi_env env, void *data, size_t length,
+                                           shmem_napi_noenv_finalize finalize, void *hint,
+                                           napi_value *result);
+
 /* Throws an Error, TypeError or RangeError with a code, unless an exception is pending: what
  * the rows of errors.h throw through. A throw site names a row (shmem_napi_throw_error). */
 void shmem_napi_throw(napi_env env, const char *type, const char *code, const char *fmt, ...)

@@ -15,6 +15,8 @@ async function main (): Promise<void> {
   const created: boolean = again.created
   const buf: Buffer = seg.buffer
   const words: Int32Array = seg.view(Int32Array, 0, 16)
+  const sab: SharedArrayBuffer = seg.sharedArrayBuffer
+  const sharedWords: Int32Array = seg.view(Int32Array, 0, 16, { shared: true })
   const dv: DataView = seg.view(DataView, 64, 8)
   seg.advise('willneed')
   seg.sync({ async: true })
