@@ -189,15 +189,23 @@ napi_value shmem_napi_handle_finish(napi_env env, segment_handle_t *h, int r,
   return external;
 }
 
-/* arrayBuffer(handle, offset, length): an external ArrayBuffer over [offset, offset + length)
- * of the mapping, registered so that close() can detach it. */
-napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info) {
+/* The arguments (handle, offset, length) of a buffer over part of an open segment's mapping. */
+static segment_handle_t *range_args(napi_env env, napi_callback_info info, uint64_t *offset,
+                                    uint64_t *length) {
   GET_ARGS(3);
   segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
   if (h == NULL) return NULL;
+  if (!shmem_arg_u64(env, argv[1], "offset", h->seg.size, offset)) return NULL;
+  if (!shmem_arg_u64(env, argv[2], "length", h->seg.size - *offset, length)) return NULL;
+  return h;
+}
+
+/* arrayBuffer(handle, offset, length): an external ArrayBuffer over [offset, offset + length)
+ * of the mapping, registered so that close() can detach it. */
+napi_value shmem_napi_array_buffer(napi_env env, napi_callback_info info) {
   uint64_t offset, length;
-  if (!shmem_arg_u64(env, argv[1], "offset", h->seg.size, &offset)) return NULL;
-  if (!shmem_arg_u64(env, argv[2], "length", h->seg.size - offset, &length)) return NULL;
+  segment_handle_t *h = range_args(env, info, &offset, &length);
+  if (h == NULL) return NULL;
 
   ab_link_t *link = calloc(1, sizeof(*link));
   if (link == NULL) {
@@ -241,12 +249,9 @@ static void sab_finalize(void *data, void *hint) {
 /* sharedArrayBuffer(handle, offset, length): a SharedArrayBuffer over [offset, offset + length)
  * of the mapping. close() cannot detach it: it holds the mapping until the runtime frees it. */
 napi_value shmem_napi_shared_array_buffer(napi_env env, napi_callback_info info) {
-  GET_ARGS(3);
-  segment_handle_t *h = shmem_napi_handle(env, argv[0], true);
-  if (h == NULL) return NULL;
   uint64_t offset, length;
-  if (!shmem_arg_u64(env, argv[1], "offset", h->seg.size, &offset)) return NULL;
-  if (!shmem_arg_u64(env, argv[2], "length", h->seg.size - offset, &length)) return NULL;
+  segment_handle_t *h = range_args(env, info, &offset, &length);
+  if (h == NULL) return NULL;
   if (!shmem_napi_has_external_sab()) {
     shmem_napi_throw_error(env, SHMEM_NAPI_E_NO_SHARED_ARRAY_BUFFER);
     return NULL;
