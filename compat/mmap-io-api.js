@@ -1,20 +1,15 @@
 'use strict'
 /**
- * A drop-in replacement for the mmap-io package (and its forks @luminati-io/mmap-io and
- * @riaskov/mmap-io), built on shmem:
- *
- *   const mmap = require('shmem/compat/mmap-io')   // was: require('mmap-io')
- *
- * map() returns a Buffer over a file mapping, unmapped when the Buffer is garbage-collected;
- * advise(), sync() and incore() take that Buffer (or a slice of it). Sizes up to
- * buffer.constants.MAX_LENGTH and offsets of any size work. What differs from the original,
- * and why, is in docs/migrating.md.
+ * The API of the mmap-io package (and its forks @luminati-io/mmap-io and @riaskov/mmap-io),
+ * built on shmem, for both faces: compat/mmap-io.js (1.4: map() returns a Buffer) and
+ * compat/mmap-io@1.6.js (1.6: map() returns a SharedArrayBuffer). Not an entry point itself.
  */
 
 const { constants: { MAX_LENGTH } } = require('buffer')
-const os = require('os')
+const { types: { isAnyArrayBuffer } } = require('util')
 const shmem = require('..')
-const { makeError, invalidArgType, invalidArgValue } = require('../lib/errors')
+const { mapMemory, mapped } = require('../lib/map')
+const { makeError, invalidArgType, invalidArgValue, outOfRange } = require('../lib/errors')
 const { validateInteger, MAX_SAFE } = require('../lib/validate')
 
 const C = shmem.constants
@@ -23,87 +18,96 @@ const PAGESIZE = shmem.pageSize
 const KNOWN_FLAGS = C.MAP_SHARED | C.MAP_PRIVATE | C.MAP_POPULATE | C.MAP_NONBLOCK
 const PROT_ALL = C.PROT_READ | C.PROT_WRITE | C.PROT_EXEC
 
-// Every ArrayBuffer map() made -> its Segment. Weak: the Buffer alone keeps a mapping alive.
-const segments = new WeakMap()
-
-function accessError (fd) {
-  const errno = os.constants.errno.EACCES
-  const err = makeError('EACCES', 'mmap', `fd ${fd}`)
-  err.errno = -errno
-  err.syscall = 'mmap'
-  err.path = `fd ${fd}`
-  Error.captureStackTrace(err, map)
-  return err
+// A count or offset: the original's "must not be negative" for a negative number.
+function validateCount (value, name, min, max) {
+  if (typeof value === 'number' && value < 0) {
+    throw outOfRange(name, `>= ${min} && <= ${max}`, value, `The ${name} must not be negative`)
+  }
+  return validateInteger(value, name, min, max)
 }
 
 /**
- * mmap(2) of fd as a Buffer: map(size, protection, privacy, fd[, offset = 0[, advise = 0]]).
- * protection: PROT_READ, PROT_WRITE (PROT_EXEC is accepted; the memory is mapped readable).
- * privacy: MAP_SHARED or MAP_PRIVATE, optionally | MAP_POPULATE | MAP_NONBLOCK.
- * A mapping past the end of the file is ERR_OUT_OF_RANGE (the original faults when touched).
+ * The module object: map() returns a SharedArrayBuffer when shared (1.6), else a Buffer (1.4).
  */
-function map (size, protection, privacy, fd, offset, advise) {
-  size = validateInteger(size, 'size', 1, MAX_LENGTH)
-  protection = validateInteger(protection, 'protection', 0, 0x7fffffff)
-  privacy = validateInteger(privacy, 'privacy', 0, 0x7fffffff)
-  fd = validateInteger(fd, 'fd', 0, 0x7fffffff)
-  offset = offset === undefined || offset === null
-    ? 0
-    : validateInteger(offset, 'offset', 0, MAX_SAFE)
-  advise = advise === undefined || advise === null ? 0 : validateInteger(advise, 'advise', 0, 0x7fffffff)
+function build (shared) {
+  /**
+   * mmap(2) of fd: map(size, protection, privacy, fd[, offset = 0[, advise = 0]]).
+   * protection: PROT_READ, PROT_WRITE (PROT_EXEC is accepted; the memory is mapped readable).
+   * privacy: MAP_SHARED or MAP_PRIVATE, optionally | MAP_POPULATE | MAP_NONBLOCK. offset: a
+   * multiple of PAGESIZE (else EINVAL, as mmap(2) says). Past the end of the file the pages
+   * read as zeros and take writes that reach no file; nothing faults (docs/api.md, map()).
+   */
+  function map (size, protection, privacy, fd, offset, advise) {
+    size = validateCount(size, 'size', 1, MAX_LENGTH)
+    protection = validateInteger(protection, 'protection', 0, 0x7fffffff)
+    privacy = validateInteger(privacy, 'privacy', 0, 0x7fffffff)
+    fd = validateInteger(fd, 'fd', 0, 0x7fffffff)
+    offset = offset === undefined || offset === null
+      ? 0
+      : validateCount(offset, 'offset', 0, MAX_SAFE)
+    advise = advise === undefined || advise === null ? 0 : validateInteger(advise, 'advise', 0, 0x7fffffff)
 
-  if (protection === C.PROT_NONE || (protection & ~PROT_ALL) !== 0) {
-    throw invalidArgValue('protection', protection,
-      'must combine PROT_READ, PROT_WRITE and PROT_EXEC (a PROT_NONE Buffer would crash the ' +
-      'process when touched)')
+    if (protection === C.PROT_NONE || (protection & ~PROT_ALL) !== 0) {
+      throw invalidArgValue('protection', protection,
+        'must combine PROT_READ, PROT_WRITE and PROT_EXEC (a PROT_NONE Buffer would crash the ' +
+        'process when touched)')
+    }
+    const sharing = privacy & (C.MAP_SHARED | C.MAP_PRIVATE)
+    if (sharing !== C.MAP_SHARED && sharing !== C.MAP_PRIVATE) {
+      throw invalidArgValue('privacy', privacy, 'must include exactly one of MAP_SHARED and MAP_PRIVATE')
+    }
+    if ((privacy & ~KNOWN_FLAGS) !== 0) {
+      throw invalidArgValue('privacy', privacy,
+        'may only combine MAP_SHARED or MAP_PRIVATE with MAP_POPULATE and MAP_NONBLOCK')
+    }
+    // Executable memory is mapped readable: a file on a noexec mount maps all the same.
+    const prot = (protection & (C.PROT_READ | C.PROT_WRITE)) |
+      ((protection & C.PROT_EXEC) !== 0 ? C.PROT_READ : 0)
+    // As the original, advise 0 (MADV_NORMAL, the kernel's default) gives no madvise call.
+    const memory = mapMemory(size, prot, privacy, fd, offset, advise === 0 ? -1 : advise, shared)
+    return shared ? memory : Buffer.from(memory, 0, size)
   }
-  const sharing = privacy & (C.MAP_SHARED | C.MAP_PRIVATE)
-  if (sharing !== C.MAP_SHARED && sharing !== C.MAP_PRIVATE) {
-    throw invalidArgValue('privacy', privacy, 'must include exactly one of MAP_SHARED and MAP_PRIVATE')
+
+  const mmap = { map, advise, sync, incore, unmap }
+  for (const [key, value] of Object.entries(constants)) {
+    // Read-only and undeletable, as the original defines them.
+    Object.defineProperty(mmap, key, { value, enumerable: true, writable: false, configurable: false })
   }
-  if ((privacy & ~KNOWN_FLAGS) !== 0) {
-    throw invalidArgValue('privacy', privacy,
-      'may only combine MAP_SHARED or MAP_PRIVATE with MAP_POPULATE and MAP_NONBLOCK')
-  }
-  const writable = (protection & C.PROT_WRITE) !== 0
-  const isPrivate = sharing === C.MAP_PRIVATE
-  const segment = shmem.fromFd(fd, {
-    size,
-    offset,
-    private: isPrivate,
-    readOnly: !writable,
-    populate: (privacy & C.MAP_POPULATE) !== 0
-  })
-  try {
-    // shmem maps a read-only fd read-only; a shared write mapping of it is EACCES, as mmap says.
-    if (writable && segment.readOnly) throw accessError(fd)
-    if (advise !== 0) segment.advise(advise)
-    const buffer = segment.buffer
-    segments.set(buffer.buffer, segment)
-    return buffer
-  } catch (err) {
-    segment.close()
-    throw err
-  }
+  mmap.default = mmap
+  return mmap
 }
 
-// The Segment behind a Buffer from map() (or a slice of one), and the slice's offset in it.
+const EXPECTED = 'an instance of Buffer, TypedArray, DataView, ArrayBuffer or SharedArrayBuffer'
+
+// The mapping behind what the caller holds: a view of one (a Buffer, a slice, any typed
+// array or DataView) or the (Shared)ArrayBuffer itself; base and length are the view's.
 function resolve (buffer) {
-  if (!(buffer instanceof Uint8Array)) {
-    throw invalidArgType('buffer', 'an instance of Buffer returned by map()', buffer)
+  if (ArrayBuffer.isView(buffer)) {
+    return { memory: buffer.buffer, base: buffer.byteOffset, length: buffer.byteLength }
   }
-  const segment = segments.get(buffer.buffer)
-  if (segment === undefined) {
-    throw invalidArgValue('buffer', buffer.constructor.name,
-      'must be a Buffer returned by map() (or a slice of one)')
-  }
-  return { segment, base: buffer.byteOffset, length: buffer.length }
+  if (isAnyArrayBuffer(buffer)) return { memory: buffer, base: 0, length: buffer.byteLength }
+  throw invalidArgType('buffer', `${EXPECTED} returned by map()`, buffer)
+}
+
+function notMapped (buffer) {
+  return invalidArgValue('buffer', buffer.constructor.name,
+    'must be returned by map() (or be a view of one) and still be mapped')
 }
 
 function range (target, offset, length) {
   offset = validateInteger(offset, 'offset', 0, target.length)
   length = validateInteger(length, 'length', 0, target.length - offset)
   return [target.base + offset, length]
+}
+
+/**
+ * unmap(buffer) -> true when this call let go of the mapping, false when it was gone already
+ * (or map() never made it). A Buffer's mapping is detached, with every view of it (length 0),
+ * as segment.close() does; a SharedArrayBuffer cannot be detached: its pages become zeros
+ * that no file backs, freed when it is collected. Nothing faults either way.
+ */
+function unmap (buffer) {
+  return mapped.unmap(resolve(buffer).memory)
 }
 
 /**
@@ -126,7 +130,7 @@ function advise (buffer, a, b, c) {
     throw makeError('ERR_MISSING_ARGS', 'advise')
   }
   if (typeof advice !== 'number') throw invalidArgType('advise', 'of type number', advice)
-  target.segment.advise(advice, off, len)
+  if (!mapped.advise(target.memory, advice, off, len)) throw notMapped(buffer)
 }
 
 /**
@@ -156,18 +160,18 @@ function sync (buffer, a, b, c, d) {
     throw invalidArgType('doPageInvalidation', 'of type boolean', invalidate)
   }
   const [off, len] = range(target, offset, length)
-  target.segment.sync({ offset: off, length: len, async: blocking !== true, invalidate: invalidate === true })
+  const flags = (blocking !== true ? 1 : 0) | (invalidate === true ? 2 : 0)
+  if (!mapped.sync(target.memory, flags, off, len)) throw notMapped(buffer)
 }
 
 /** mincore(2): [unmappedPages, mappedPages] of the Buffer's pages. */
 function incore (buffer) {
   const target = resolve(buffer)
-  const { residentPages, totalPages } =
-    target.segment.residency({ offset: target.base, length: target.length })
-  return [totalPages - residentPages, residentPages]
+  const pages = mapped.residency(target.memory, target.base, target.length)
+  if (pages === false) throw notMapped(buffer)
+  return [pages[1] - pages[0], pages[0]]
 }
 
-const mmap = { map, advise, sync, incore }
 const constants = {
   PROT_READ: C.PROT_READ,
   PROT_WRITE: C.PROT_WRITE,
@@ -184,12 +188,9 @@ const constants = {
   MADV_SEQUENTIAL: C.MADV_SEQUENTIAL,
   MADV_WILLNEED: C.MADV_WILLNEED,
   MADV_DONTNEED: C.MADV_DONTNEED,
-  PAGESIZE
+  PAGESIZE,
+  // 1.6: the alignment map()'s offset needs (the page size here; 64 KiB on Windows there).
+  ALLOCATIONGRANULARITY: PAGESIZE
 }
-// Read-only and undeletable, as the original defines them.
-for (const [key, value] of Object.entries(constants)) {
-  Object.defineProperty(mmap, key, { value, enumerable: true, writable: false, configurable: false })
-}
-mmap.default = mmap
 
-module.exports = mmap
+module.exports = { build }
