@@ -8,7 +8,8 @@ declare namespace mmap {
 
   /**
    * mmap(2) of fd as a Buffer, unmapped when the Buffer is garbage-collected.
-   * size: 1 .. buffer.constants.MAX_LENGTH; offset: any byte offset.
+   * size: 1 .. buffer.constants.MAX_LENGTH; offset: a multiple of PAGESIZE. Pages past the
+   * end of the file read as zeros and take writes that reach no file.
    */
   export function map (size: number, protection: number, privacy: number, fd: FileDescriptor,
     offset?: number, advise?: number): Buffer
@@ -19,6 +20,12 @@ declare namespace mmap {
 
   /** mincore(2): [unmappedPages, mappedPages]. */
   export function incore (buffer: Buffer): [number, number]
+
+  /**
+   * Unmaps now: true when this call did, false when the mapping was gone already or map() did
+   * not make it. The Buffer, and every view of its memory, is detached (length 0).
+   */
+  export function unmap (buffer: Buffer | ArrayBuffer | ArrayBufferView): boolean
 
   /** msync(2): MS_ASYNC unless blockingSync, with MS_INVALIDATE when invalidatePages. */
   export function sync (buffer: Buffer, offset?: number, length?: number, blockingSync?: boolean,
@@ -41,6 +48,8 @@ declare namespace mmap {
   export const MADV_WILLNEED: number
   export const MADV_DONTNEED: number
   export const PAGESIZE: number
+  /** The alignment map()'s offset needs: PAGESIZE (1.6's name for it). */
+  export const ALLOCATIONGRANULARITY: number
 
   /** The module itself, for code written as `require('mmap-io').default`. */
   export { mmap as default }

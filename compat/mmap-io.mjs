@@ -7,8 +7,8 @@ const require = createRequire(import.meta.url)
 const mmap = require('./mmap-io.js')
 
 export const {
-  map, advise, sync, incore, PROT_READ, PROT_WRITE, PROT_EXEC, PROT_EXECUTE, PROT_NONE,
+  map, advise, sync, incore, unmap, PROT_READ, PROT_WRITE, PROT_EXEC, PROT_EXECUTE, PROT_NONE,
   MAP_SHARED, MAP_PRIVATE, MAP_NONBLOCK, MAP_POPULATE, MADV_NORMAL, MADV_RANDOM,
-  MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, PAGESIZE
+  MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, PAGESIZE, ALLOCATIONGRANULARITY
 } = mmap
 export default mmap

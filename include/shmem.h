@@ -173,13 +173,24 @@ typedef struct shmem_stat_s {
 int shmem_segment_stat(shmem_segment_t *seg, shmem_stat_t *st, shmem_err_t *err);
 
 /* Raw mmap(2) with the checks that keep the result safe to touch: MAP_FIXED and PROT_NONE are
- * refused (-EINVAL) and a regular file or shm object shorter than offset + size gives
- * SHMEM_ETOOSMALL instead of a SIGBUS later. offset must be a multiple of the page size.
- * advice, when >= 0, is given to madvise(2) for the whole mapping. */
+ * refused (-EINVAL); offset must be a multiple of the page size. A file shorter than
+ * offset + size is mapped as far as it goes and private anonymous memory stands in for the
+ * whole pages past its end (they read as zeros and writes to them reach no file), so no touch
+ * faults while the file keeps its size; with MAP_HUGETLB that is SHMEM_ETOOSMALL instead.
+ * Regular files, POSIX and memfd objects, block devices (Linux) and /dev/zero are mapped;
+ * any other fd, whose size cannot be checked, is -ENODEV. advice, when >= 0, is given to
+ * madvise(2) for the whole mapping. */
 int shmem_map(void **addr, uint64_t size, int prot, int flags, int fd, uint64_t offset,
               int advice, shmem_err_t *err);
 /* Unmaps what shmem_map mapped: pass the same size and flags (hugetlb rounds the length). */
 int shmem_unmap(void *addr, uint64_t size, int flags);
+/* Lets go of what shmem_map mapped but keeps its addresses: private anonymous zero pages with
+ * prot take its place (MAP_FIXED), for memory that cannot be detached (a SharedArrayBuffer).
+ * shmem_unmap() frees them later. */
+int shmem_map_release(void *addr, uint64_t size, int prot, int flags);
+/* Describes a shmem_map mapping as a segment (no fd, no name) for shmem_advise, shmem_sync
+ * and shmem_residency; nothing is opened and nothing needs closing. */
+void shmem_map_segment(shmem_segment_t *seg, void *addr, uint64_t size, int flags);
 
 size_t shmem_page_size(void);
 /* The default huge page size in bytes, or 0 when the system has none. */

@@ -4,15 +4,18 @@
 const { constants: { MAX_LENGTH } } = require('buffer')
 const binding = require('./binding')
 const { ADVICE } = require('./segment')
-const { invalidArgValue, invalidArgType } = require('./errors')
+const { invalidArgValue, invalidArgType, unsupported } = require('./errors')
 const { validateInteger, MAX_SAFE } = require('./validate')
 
 const { MAP_ANONYMOUS, MAP_FIXED, PROT_READ, PROT_WRITE, PROT_EXEC } = binding.constants
 
 /**
  * mmap(2) as a Buffer that is unmapped when it is garbage-collected. MAP_FIXED and PROT_NONE
- * are refused (the first replaces memory in use, the second faults on touch), and a file
- * shorter than offset + size is ERR_OUT_OF_RANGE rather than a SIGBUS on first touch.
+ * are refused (the first replaces memory in use, the second faults on touch). A file shorter
+ * than offset + size is mapped as far as it goes; the whole pages past its end are private
+ * anonymous memory (zeros; writes reach no file), so no touch faults while the file keeps its
+ * size. An fd whose size cannot be checked (a pipe, a socket, a character device other than
+ * /dev/zero) is ENODEV.
  */
 function map (size, protection, flags, fd, offset = 0, advice) {
   size = validateInteger(size, 'size', 1, MAX_LENGTH)
@@ -56,4 +59,38 @@ function map (size, protection, flags, fd, offset = 0, advice) {
   return Buffer.from(ab, 0, size)
 }
 
-module.exports = { map }
+// What compat/mmap-io builds on: the same mapping with the arguments already checked, as an
+// ArrayBuffer or a SharedArrayBuffer, and unmap/advise/sync/residency of one. Each of the last
+// four takes the (Shared)ArrayBuffer itself and answers false when map() did not make it.
+const SAB_NODES = 'Node.js 22.23.3, 24.22.1, 26.1.0 and later'
+
+/** Whether this Node can put a SharedArrayBuffer over a mapping. */
+function sharedSupported () {
+  return binding.mapSharedSupported()
+}
+
+/**
+ * The raw mapping as an ArrayBuffer, or (shared) a SharedArrayBuffer; ERR_SHMEM_UNSUPPORTED
+ * where this Node has no node_api_create_external_sharedarraybuffer.
+ */
+function mapMemory (size, protection, flags, fd, offset, adviceNumber, shared) {
+  if (!shared) return binding.map(size, protection, flags, fd, offset, adviceNumber)
+  if (!binding.mapSharedSupported()) {
+    throw unsupported('A SharedArrayBuffer over a mapping needs Node-API\'s ' +
+      `node_api_create_external_sharedarraybuffer, which ${SAB_NODES} have ` +
+      `(this is Node.js ${process.version})`)
+  }
+  return binding.mapShared(size, protection, flags, fd, offset, adviceNumber)
+}
+
+const mapped = {
+  /** Detaches (an ArrayBuffer) or releases (a SharedArrayBuffer) and unmaps; false if not ours. */
+  unmap: (ab) => binding.unmap(ab),
+  advise: (ab, advice, offset, length) => binding.mapAdvise(ab, advice, offset, length),
+  /** flags: 1 MS_ASYNC, 2 MS_INVALIDATE. */
+  sync: (ab, flags, offset, length) => binding.mapSync(ab, flags, offset, length),
+  /** [residentPages, totalPages], or false. */
+  residency: (ab, offset, length) => binding.mapResidency(ab, offset, length)
+}
+
+module.exports = { map, mapMemory, mapped, sharedSupported, SAB_NODES }

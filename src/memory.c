@@ -6,6 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#if SHMEM_LINUX
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+#endif
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -305,6 +310,76 @@ static uint64_t raw_map_length(uint64_t size, int flags) {
   return shmem__align_up(size, shmem_page_size());
 }
 
+/* How many bytes of a mapping at offset fd backs, for a file whose size can be checked: a
+ * regular file, a POSIX or memfd object, or (Linux) a block device. 1 with *have set, 0 for
+ * /dev/zero (which backs any length and never faults), or a negative errno: -ENODEV for
+ * anything else, whose pages could fault where nothing can be checked (a pipe or socket,
+ * which mmap(2) refuses anyway, or a character device whose driver maps what it likes). */
+static int backed_size(int fd, uint64_t *have) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return -errno;
+  if (S_ISREG(st.st_mode)) {
+    *have = (uint64_t)st.st_size;
+    return 1;
+  }
+#if SHMEM_LINUX
+  if (S_ISBLK(st.st_mode)) {
+    uint64_t bytes;
+    if (ioctl(fd, BLKGETSIZE64, &bytes) != 0) return -errno;
+    *have = bytes;
+    return 1;
+  }
+  /* /dev/zero is character device 1:5: a mapping of it is anonymous memory. */
+  if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 5) return 0;
+#endif
+  return S_ISDIR(st.st_mode) ? -EISDIR : -ENODEV;
+}
+
+/* Maps fd where it backs [offset, offset + size) only in part: private anonymous memory over
+ * the whole length first, then the file's pages over its front with MAP_FIXED. The file's
+ * last page is the kernel's, bytes past its end zero-filled; the pages after it are
+ * anonymous, so no touch faults. With no page of the file in range, the file is still
+ * mapped once and let go, so that what mmap(2) refuses (a shared writable mapping of a
+ * read-only fd, say) is refused the same way. */
+static void *map_past_end(uint64_t size, int prot, int flags, int fd, uint64_t offset,
+                          uint64_t have, int *code) {
+  size_t page = shmem_page_size();
+  size_t length = (size_t)raw_map_length(size, flags);
+  int anon = MAP_PRIVATE | MAP_ANONYMOUS | (flags & MAP_NORESERVE);
+#ifdef MAP_POPULATE
+  anon |= flags & MAP_POPULATE;
+#endif
+#ifdef MAP_LOCKED
+  anon |= flags & MAP_LOCKED;
+#endif
+  void *base = mmap(NULL, length, prot, anon, -1, 0);
+  if (base == MAP_FAILED) {
+    *code = -errno;
+    return NULL;
+  }
+  void *p;
+  if (offset < have) {
+    size_t file_length = (size_t)shmem__align_up(have - offset, page);
+    p = mmap(base, file_length, prot, flags | MAP_FIXED, fd, (off_t)offset);
+  } else {
+    int probe = flags;
+#ifdef MAP_POPULATE
+    probe &= ~MAP_POPULATE;
+#endif
+#ifdef MAP_LOCKED
+    probe &= ~MAP_LOCKED;
+#endif
+    p = mmap(NULL, page, prot, probe, fd, (off_t)offset);
+    if (p != MAP_FAILED) munmap(p, page);
+  }
+  if (p == MAP_FAILED) {
+    *code = -errno;
+    munmap(base, length);
+    return NULL;
+  }
+  return base;
+}
+
 int shmem_map(void **addr, uint64_t size, int prot, int flags, int fd, uint64_t offset,
               int advice, shmem_err_t *err) {
   *addr = NULL;
@@ -317,27 +392,38 @@ int shmem_map(void **addr, uint64_t size, int prot, int flags, int fd, uint64_t 
   if (offset % shmem_page_size() != 0 || offset > (uint64_t)INT64_MAX - size) {
     return shmem__fail(err, -EINVAL, "mmap");
   }
+  uint64_t have = 0;
+  int backed = 0;
   if (flags & MAP_ANONYMOUS) {
     fd = -1;
   } else {
-    struct stat st;
     if (fd < 0) return shmem__fail(err, -EBADF, "mmap");
-    if (fstat(fd, &st) != 0) return shmem__fail(err, -errno, "fstat");
-    /* A regular file or shm object must cover the mapping: past its end a touch is SIGBUS. */
-    if (S_ISREG(st.st_mode) && offset + size > (uint64_t)st.st_size) {
-      return shmem__fail(err, SHMEM_ETOOSMALL, "fstat");
+    backed = backed_size(fd, &have);
+    if (backed < 0) return shmem__fail(err, backed, backed == -ENODEV ? "mmap" : "fstat");
+  }
+  void *p;
+  int code = 0;
+  if (backed && offset + size > have) {
+#ifdef MAP_HUGETLB
+    /* A hugetlbfs file is sized in huge pages by whoever made it; no anonymous stand-in. */
+    if (flags & MAP_HUGETLB) return shmem__fail(err, SHMEM_ETOOSMALL, "fstat");
+#endif
+    p = map_past_end(size, prot, flags, fd, offset, have, &code);
+  } else {
+    p = mmap(NULL, (size_t)raw_map_length(size, flags), prot, flags, fd, (off_t)offset);
+    if (p == MAP_FAILED) {
+      p = NULL;
+      code = -errno;
     }
   }
-  void *p = mmap(NULL, (size_t)raw_map_length(size, flags), prot, flags, fd, (off_t)offset);
-  if (p == MAP_FAILED) {
-    int code = -errno;
+  if (p == NULL) {
 #ifdef MAP_HUGETLB
     if (flags & MAP_HUGETLB) code = shmem__hugetlb_error(code);
 #endif
     return shmem__fail(err, code, "mmap");
   }
   if (advice >= 0 && madvise(p, (size_t)size, advice) != 0) {
-    int code = -errno;
+    code = -errno;
     munmap(p, (size_t)raw_map_length(size, flags));
     return shmem__fail(err, code, "madvise");
   }
@@ -347,4 +433,20 @@ int shmem_map(void **addr, uint64_t size, int prot, int flags, int fd, uint64_t 
 
 int shmem_unmap(void *addr, uint64_t size, int flags) {
   return munmap(addr, (size_t)raw_map_length(size, flags)) == 0 ? 0 : -errno;
+}
+
+int shmem_map_release(void *addr, uint64_t size, int prot, int flags) {
+  int anon = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | (flags & MAP_NORESERVE);
+  void *p = mmap(addr, (size_t)raw_map_length(size, flags), prot, anon, -1, 0);
+  return p == MAP_FAILED ? -errno : 0;
+}
+
+void shmem_map_segment(shmem_segment_t *seg, void *addr, uint64_t size, int flags) {
+  memset(seg, 0, sizeof(*seg));
+  seg->kind = SHMEM_KIND_FILE;
+  seg->fd = -1;
+  seg->shmid = -1;
+  seg->data = seg->map_base = addr;
+  seg->size = size;
+  seg->map_length = raw_map_length(size, flags);
 }

@@ -229,3 +229,64 @@ test('the same constants and answers as @riaskov/mmap-io (child process)',
     assert.strictEqual(r.code, 0, r.stderr)
     assert.match(r.stdout, /^same \[\d+,\d+\]$/m)
   })
+
+// Issue 15: 1.6's additions, in both faces.
+test('unmap() detaches the Buffer and every view of it; ALLOCATIONGRANULARITY', () => {
+  assert.strictEqual(mmap.ALLOCATIONGRANULARITY, PAGE)
+  const file = path.join(tempDir(), 'unmap.bin')
+  fs.writeFileSync(file, Buffer.alloc(2 * PAGE, 3))
+  const fd = fs.openSync(file, 'r+')
+  try {
+    const b = mmap.map(2 * PAGE, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd)
+    const view = new Uint32Array(b.buffer, PAGE, 4)
+    assert.strictEqual(view[0], 0x03030303)
+    assert.strictEqual(mmap.unmap(b.subarray(10)), true)
+    assert.strictEqual(b.length, 0)
+    assert.strictEqual(view.length, 0)
+    assert.strictEqual(b[0], undefined, 'a detached Buffer reads nothing, and does not fault')
+    assert.strictEqual(mmap.unmap(b), false)
+    assert.throws(() => mmap.sync(b), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.strictEqual(mmap.unmap(Buffer.alloc(8)), false)
+    assert.strictEqual(mmap.unmap(new ArrayBuffer(8)), false)
+    assert.throws(() => mmap.unmap('nope'), { code: 'ERR_INVALID_ARG_TYPE', message: /SharedArrayBuffer/ })
+  } finally {
+    fs.closeSync(fd)
+  }
+})
+
+const { sharedSupported } = require('../lib/map')
+test('1.6: a SharedArrayBuffer that outlives unmap() reads zeros, in a worker too (child)',
+  { skip: !sharedSupported() && 'this Node has no node_api_create_external_sharedarraybuffer' },
+  async () => {
+    const file = path.join(tempDir(), 'sab.bin')
+    fs.writeFileSync(file, Buffer.alloc(PAGE, 4))
+    const r = await runSnippet(`
+      const fs = require('fs')
+      const { Worker } = require('worker_threads')
+      const mmap = require(${JSON.stringify(require.resolve('../compat/mmap-io@1.6'))})
+      const fd = fs.openSync(${JSON.stringify(file)}, 'r+')
+      const sab = mmap.map(3 * mmap.PAGESIZE, mmap.PROT_READ | mmap.PROT_WRITE, mmap.MAP_SHARED, fd)
+      assert.ok(sab instanceof SharedArrayBuffer)
+      const u = new Uint8Array(sab)
+      assert.strictEqual(u[0], 4)
+      assert.strictEqual(u[3 * mmap.PAGESIZE - 1], 0, 'past the end: zeros')
+      const w = new Worker('const { parentPort } = require("worker_threads"); ' +
+        'parentPort.once("message", (s) => { const u = new Uint8Array(s); u[1] = 7; parentPort.postMessage(u[0]) })',
+        { eval: true })
+      w.postMessage(sab)
+      const seen = await new Promise((resolve) => w.once('message', resolve))
+      assert.strictEqual(seen, 4)
+      assert.strictEqual(u[1], 7)
+      assert.strictEqual(fs.readFileSync(${JSON.stringify(file)})[1], 7)
+      await w.terminate()
+      assert.strictEqual(mmap.unmap(sab), true)
+      assert.strictEqual(mmap.unmap(sab), false)
+      assert.strictEqual(u[1], 0, 'let go of: zeros')
+      u[2] = 9
+      assert.strictEqual(fs.readFileSync(${JSON.stringify(file)})[2], 4, 'writes reach no file')
+      console.log('sab ok')
+    `)
+    assert.strictEqual(r.signal, null, r.stderr)
+    assert.strictEqual(r.code, 0, r.stderr)
+    assert.match(r.stdout, /^sab ok$/m)
+  })

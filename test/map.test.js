@@ -82,3 +82,97 @@ test('raw mappings are unmapped when collected', async () => {
   assert.equal(r.code, 0, r.stderr)
   assert.ok(Number(r.stdout) < 50, `mappings left: ${r.stdout}`)
 })
+
+// Issue 15: a mapping past the end of a file works and never faults. Every page is written
+// and read in a child process, so that a SIGBUS fails the test instead of the runner.
+test('past the end of a file: the file\'s pages, then zeros that reach no file (child)', async () => {
+  const file = path.join(tempDir(), 'short.bin')
+  const r = await runSnippet(`
+    const fs = require('fs')
+    const { PROT_READ, PROT_WRITE, MAP_SHARED, MAP_PRIVATE } = shmem.constants
+    const page = shmem.pageSize
+    const file = ${JSON.stringify(file)}
+    const have = page + 100 // a partial last page
+    fs.writeFileSync(file, Buffer.alloc(have, 1))
+    const fd = fs.openSync(file, 'r+')
+    for (const flags of [MAP_SHARED, MAP_PRIVATE]) {
+      for (const [size, offset] of [[4 * page + 7, 0], [3 * page, page], [2 * page, 8 * page]]) {
+        const now = fs.readFileSync(file)
+        const m = shmem.map(size, PROT_READ | PROT_WRITE, flags, fd, offset)
+        assert.strictEqual(m.length, size)
+        for (let i = 0; i < size; i++) {
+          const expected = offset + i < have ? now[offset + i] : 0
+          if (m[i] !== expected) throw new Error('byte ' + i + ' is ' + m[i])
+        }
+        for (let i = 0; i < size; i += page) m[i] = 9
+        m[size - 1] = 9
+        for (let i = 0; i < size; i += page) assert.strictEqual(m[i], 9)
+      }
+    }
+    assert.strictEqual(fs.fstatSync(fd).size, have, 'the file keeps its size')
+    const back = fs.readFileSync(file)
+    assert.strictEqual(back[0], 9, 'shared writes to the file\\'s pages reach it')
+    assert.strictEqual(back[page + 99], 1)
+    // A read-only mapping past the end reads zeros too.
+    const ro = shmem.map(3 * page, PROT_READ, MAP_SHARED, fd, 0)
+    assert.strictEqual(ro[3 * page - 1], 0)
+    console.log('no fault')
+  `)
+  assert.strictEqual(r.signal, null, r.stderr)
+  assert.strictEqual(r.code, 0, r.stderr)
+  assert.match(r.stdout, /^no fault$/m)
+})
+
+test('an empty file maps as zeros; a writable shared map of a read-only fd is still EACCES', () => {
+  const file = path.join(tempDir(), 'empty.bin')
+  fs.writeFileSync(file, '')
+  const fd = fs.openSync(file, 'r')
+  try {
+    const m = shmem.map(8192, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd)
+    m[8191] = 1
+    assert.equal(m[0], 0)
+    assert.throws(() => shmem.map(4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd),
+      { code: 'EACCES', syscall: 'mmap' })
+    assert.equal(fs.fstatSync(fd).size, 0)
+  } finally {
+    fs.closeSync(fd)
+  }
+})
+
+test('fds whose size cannot be checked: /dev/zero maps, a pipe is ENODEV', { skip: process.platform !== 'linux' && 'Linux' }, () => {
+  const zero = fs.openSync('/dev/zero', 'r+')
+  try {
+    const m = shmem.map(3 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED, zero)
+    m[3 * 4096 - 1] = 5
+    assert.equal(m[0], 0)
+  } finally {
+    fs.closeSync(zero)
+  }
+  // A pipe: a FIFO opened for reading and writing, so that open() does not wait.
+  const fifo = path.join(tempDir(), 'fifo')
+  require('child_process').execFileSync('mkfifo', [fifo])
+  const fd = fs.openSync(fifo, fs.constants.O_RDWR)
+  try {
+    assert.throws(() => shmem.map(4096, PROT_READ, MAP_SHARED, fd), { code: 'ENODEV', syscall: 'mmap' })
+  } finally {
+    fs.closeSync(fd)
+  }
+  const dir = fs.openSync(tempDir(), 'r')
+  try {
+    assert.throws(() => shmem.map(4096, PROT_READ, MAP_SHARED, dir), { code: 'EISDIR' })
+  } finally {
+    fs.closeSync(dir)
+  }
+})
+
+test('an offset that is not a multiple of the page size stays ERR_INVALID_ARG_VALUE', () => {
+  const file = path.join(tempDir(), 'aligned.bin')
+  fs.writeFileSync(file, Buffer.alloc(8192))
+  const fd = fs.openSync(file, 'r')
+  try {
+    assert.throws(() => shmem.map(4096, PROT_READ, MAP_SHARED, fd, 4095),
+      { code: 'ERR_INVALID_ARG_VALUE', name: 'RangeError' })
+  } finally {
+    fs.closeSync(fd)
+  }
+})

@@ -1,8 +1,11 @@
 /* The memory controls of an open segment (madvise, msync, mincore, mlock, fstat) and the raw
- * mmap(2) of shmem.map(), for lib/segment.js and lib/map.js. */
+ * mmap(2) of shmem.map() with its own unmap and memory controls, for lib/segment.js,
+ * lib/map.js and compat/mmap-io. */
 #include "binding.h"
 
+#include <dlfcn.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -120,23 +123,90 @@ static napi_value stat_(napi_env env, napi_callback_info info) {
   return o;
 }
 
+/* A raw mapping map() made. Every live one is on a list, so that a buffer handed back
+ * (unmap, advise, sync, residency) can be told apart from memory map() never made, from any
+ * thread: a SharedArrayBuffer over a mapping can reach a worker. */
 typedef struct raw_mapping_s {
   void *addr;
   uint64_t size;
+  int prot;
   int flags;
+  bool shared;   /* a SharedArrayBuffer: it cannot be detached */
+  bool unmapped; /* unmap() gave the addresses back: the finalizer must not */
+  struct raw_mapping_s *next;
 } raw_mapping_t;
+
+static pthread_mutex_t raw_lock = PTHREAD_MUTEX_INITIALIZER;
+static raw_mapping_t *raw_live = NULL;
+
+static void raw_add(raw_mapping_t *m) {
+  pthread_mutex_lock(&raw_lock);
+  m->next = raw_live;
+  raw_live = m;
+  pthread_mutex_unlock(&raw_lock);
+}
+
+/* Takes m off the list; the caller holds raw_lock. */
+static void raw_remove_locked(raw_mapping_t *m) {
+  for (raw_mapping_t **at = &raw_live; *at != NULL; at = &(*at)->next) {
+    if (*at == m) {
+      *at = m->next;
+      return;
+    }
+  }
+}
+
+static raw_mapping_t *raw_find_locked(void *addr) {
+  for (raw_mapping_t *m = raw_live; m != NULL; m = m->next) {
+    if (m->addr == addr) return m;
+  }
+  return NULL;
+}
+
+static void raw_free(raw_mapping_t *m) {
+  pthread_mutex_lock(&raw_lock);
+  raw_remove_locked(m);
+  bool unmapped = m->unmapped;
+  pthread_mutex_unlock(&raw_lock);
+  if (!unmapped) shmem_unmap(m->addr, m->size, m->flags);
+  free(m);
+}
 
 static void raw_finalize(napi_env env, void *data, void *hint) {
   (void)env;
   (void)data;
-  raw_mapping_t *m = (raw_mapping_t *)hint;
-  shmem_unmap(m->addr, m->size, m->flags);
-  free(m);
+  raw_free((raw_mapping_t *)hint);
+}
+
+/* A SharedArrayBuffer's finalizer runs when the last thread lets go of it, on that thread. */
+static void raw_finalize_shared(void *data, void *hint) {
+  (void)data;
+  raw_free((raw_mapping_t *)hint);
+}
+
+/* node_api_create_external_sharedarraybuffer (experimental; Node 22.23.3, 24.22.1 and 26.1.0
+ * on), looked up at run time so that one build loads on every Node line. */
+typedef void (*noenv_finalize_t)(void *data, void *hint);
+typedef napi_status (*create_external_sab_t)(napi_env env, void *data, size_t length,
+                                             noenv_finalize_t finalize_cb, void *hint,
+                                             napi_value *result);
+
+static create_external_sab_t external_sab_fn(void) {
+  static create_external_sab_t fn;
+  static int looked;
+  if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
+    create_external_sab_t found;
+    *(void **)&found = dlsym(RTLD_DEFAULT, "node_api_create_external_sharedarraybuffer");
+    __atomic_store_n(&fn, found, __ATOMIC_RELAXED);
+    __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);
+  }
+  return __atomic_load_n(&fn, __ATOMIC_RELAXED);
 }
 
 /* map(size, prot, flags, fd, offset, advice): raw mmap(2) as an ArrayBuffer that unmaps when
- * it is collected. advice -1 gives none. */
-static napi_value map(napi_env env, napi_callback_info info) {
+ * it is collected; mapShared() the same as a SharedArrayBuffer, where this Node can make one.
+ * advice -1 gives none. */
+static napi_value map_common(napi_env env, napi_callback_info info, bool shared) {
   GET_ARGS(6);
   uint64_t size, offset;
   int64_t prot, flags, fd, advice;
@@ -147,6 +217,12 @@ static napi_value map(napi_env env, napi_callback_info info) {
   if (!shmem_arg_u64(env, argv[4], "offset", (uint64_t)INT64_MAX, &offset)) return NULL;
   if (!shmem_arg_i64(env, argv[5], "advice", -1, INT_MAX, &advice)) return NULL;
   if (advice >= 0 && !arg_advice_allowed(env, advice)) return NULL;
+  create_external_sab_t create_sab = shared ? external_sab_fn() : NULL;
+  if (shared && create_sab == NULL) {
+    /* The JS layer asks mapSharedSupported() first and explains; this is the second line. */
+    shmem_napi_throw_status(env, napi_generic_failure);
+    return NULL;
+  }
   raw_mapping_t *m = calloc(1, sizeof(*m));
   if (m == NULL) {
     shmem_napi_throw_errno(env, -ENOMEM, "calloc");
@@ -162,17 +238,134 @@ static napi_value map(napi_env env, napi_callback_info info) {
     return NULL;
   }
   m->size = size;
+  m->prot = (int)prot;
   m->flags = (int)flags;
+  m->shared = shared;
   napi_value ab;
-  napi_status st = napi_create_external_arraybuffer(env, m->addr, (size_t)size, raw_finalize, m,
-                                                    &ab);
+  napi_status st = shared
+      ? create_sab(env, m->addr, (size_t)size, raw_finalize_shared, m, &ab)
+      : napi_create_external_arraybuffer(env, m->addr, (size_t)size, raw_finalize, m, &ab);
   if (st != napi_ok) {
     shmem_unmap(m->addr, size, m->flags);
     free(m);
     shmem_napi_throw_arraybuffer_status(env, st, size);
     return NULL;
   }
+  raw_add(m);
   return ab;
+}
+
+static napi_value map(napi_env env, napi_callback_info info) {
+  return map_common(env, info, false);
+}
+
+static napi_value map_shared(napi_env env, napi_callback_info info) {
+  return map_common(env, info, true);
+}
+
+/* The live mapping whose first byte buffer's data is, copied into *out; false when there is
+ * none (memory map() did not make, a detached buffer, a mapping unmap() let go of). */
+static bool raw_lookup(napi_env env, napi_value buffer, raw_mapping_t *out) {
+  void *data = NULL;
+  size_t length = 0;
+  if (napi_get_arraybuffer_info(env, buffer, &data, &length) != napi_ok || data == NULL) {
+    return false;
+  }
+  pthread_mutex_lock(&raw_lock);
+  raw_mapping_t *m = raw_find_locked(data);
+  if (m != NULL) *out = *m;
+  pthread_mutex_unlock(&raw_lock);
+  return m != NULL && out->size == length;
+}
+
+static napi_value boolean(napi_env env, bool value) {
+  napi_value out;
+  NAPI_CALL(env, napi_get_boolean(env, value, &out));
+  return out;
+}
+
+/* unmap(buffer) -> true when this call let go of the mapping. An ArrayBuffer is detached,
+ * and every view of it with it, then unmapped; a SharedArrayBuffer cannot be detached, so
+ * its file pages give way to zero pages that go when it is collected. */
+static napi_value unmap(napi_env env, napi_callback_info info) {
+  GET_ARGS(1);
+  raw_mapping_t copy;
+  if (!raw_lookup(env, argv[0], &copy)) return boolean(env, false);
+  if (!copy.shared) NAPI_CALL(env, napi_detach_arraybuffer(env, argv[0]));
+  pthread_mutex_lock(&raw_lock);
+  raw_mapping_t *m = raw_find_locked(copy.addr);
+  if (m != NULL) {
+    raw_remove_locked(m);
+    m->unmapped = !m->shared;
+  }
+  pthread_mutex_unlock(&raw_lock);
+  if (m == NULL) return boolean(env, false);
+  if (copy.shared) {
+    shmem_map_release(copy.addr, copy.size, copy.prot, copy.flags);
+  } else {
+    shmem_unmap(copy.addr, copy.size, copy.flags);
+  }
+  return boolean(env, true);
+}
+
+/* The prologue of the memory controls of a raw mapping: (buffer, ..., offset, length) with
+ * the mapping described as a segment; false to JS when buffer is not one. */
+#define RAW_RANGE(n)                                                                      \
+  GET_ARGS(n);                                                                            \
+  raw_mapping_t copy;                                                                     \
+  if (!raw_lookup(env, argv[0], &copy)) return boolean(env, false);                       \
+  shmem_segment_t seg;                                                                    \
+  shmem_map_segment(&seg, copy.addr, copy.size, copy.flags);                              \
+  uint64_t offset, length;                                                                \
+  if (!shmem_arg_u64(env, argv[(n) - 2], "offset", seg.size, &offset)) return NULL;       \
+  if (!shmem_arg_u64(env, argv[(n) - 1], "length", seg.size - offset, &length)) return NULL; \
+  shmem_err_t err = {0, NULL}
+
+static napi_value raw_done(napi_env env, int r, const shmem_err_t *err) {
+  if (r < 0) {
+    shmem_napi_throw_core(env, err, NULL);
+    return NULL;
+  }
+  return boolean(env, true);
+}
+
+/* mapAdvise(buffer, advice, offset, length) -> false when buffer is not a raw mapping */
+static napi_value map_advise(napi_env env, napi_callback_info info) {
+  RAW_RANGE(4);
+  int64_t advice;
+  if (!shmem_arg_i64(env, argv[1], "advice", 0, INT_MAX, &advice)) return NULL;
+  if (!arg_advice_allowed(env, advice)) return NULL;
+  return raw_done(env, shmem_advise(&seg, (int)advice, offset, length, &err), &err);
+}
+
+/* mapSync(buffer, flags, offset, length) */
+static napi_value map_sync(napi_env env, napi_callback_info info) {
+  RAW_RANGE(4);
+  int64_t flags;
+  if (!shmem_arg_i64(env, argv[1], "flags", 0, 3, &flags)) return NULL;
+  return raw_done(env, shmem_sync(&seg, offset, length, (int)flags, &err), &err);
+}
+
+/* mapResidency(buffer, offset, length) -> [residentPages, totalPages] (a fresh array: the
+ * segments' scratch belongs to lib/segment.js, and this is no hot path). */
+static napi_value map_residency(napi_env env, napi_callback_info info) {
+  RAW_RANGE(3);
+  uint64_t resident = 0, total = 0;
+  int r = shmem_residency(&seg, offset, length, &resident, &total, &err);
+  if (r < 0) return raw_done(env, r, &err);
+  napi_value out, a, b;
+  NAPI_CALL(env, napi_create_array_with_length(env, 2, &out));
+  NAPI_CALL(env, napi_create_double(env, (double)resident, &a));
+  NAPI_CALL(env, napi_create_double(env, (double)total, &b));
+  NAPI_CALL(env, napi_set_element(env, out, 0, a));
+  NAPI_CALL(env, napi_set_element(env, out, 1, b));
+  return out;
+}
+
+/* mapSharedSupported() -> whether map(..., shared = true) can work on this Node. */
+static napi_value map_shared_supported(napi_env env, napi_callback_info info) {
+  (void)info;
+  return boolean(env, external_sab_fn() != NULL);
 }
 
 napi_status shmem_napi_memory_init(napi_env env, napi_value exports) {
@@ -184,6 +377,12 @@ napi_status shmem_napi_memory_init(napi_env env, napi_value exports) {
       {"unlockMemory", unlock_memory},
       {"stat", stat_},
       {"map", map},
+      {"mapShared", map_shared},
+      {"unmap", unmap},
+      {"mapAdvise", map_advise},
+      {"mapSync", map_sync},
+      {"mapResidency", map_residency},
+      {"mapSharedSupported", map_shared_supported},
   };
   return SHMEM_NAPI_EXPORT(env, exports, fns);
 }

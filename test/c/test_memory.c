@@ -328,10 +328,55 @@ static void test_map(void) {
     CHECK_EQ_INT(ftruncate(fd, (off_t)(2 * page)), 0);
     CHECK_EQ_INT(pwrite(fd, "second page", 12, (off_t)page), 12);
     err.code = 0;
-    CHECK_ERR(shmem_map(&p, 3 * page, rw, MAP_SHARED, fd, 0, -1, &err), SHMEM_ETOOSMALL);
-    CHECK_ERR(err.code, SHMEM_ETOOSMALL);
-    CHECK_ERR(shmem_map(&p, 2 * page, rw, MAP_SHARED, fd, page, -1, NULL), SHMEM_ETOOSMALL);
-    CHECK_ERR(shmem_map(&p, page + 1, rw, MAP_SHARED, fd, page, -1, NULL), SHMEM_ETOOSMALL);
+    /* Past the end: the file's pages, then anonymous zeros that take writes no file sees. */
+    if (CHECK_ERR(shmem_map(&p, 3 * page + 5, rw, MAP_SHARED, fd, page, -1, NULL), 0)) {
+      unsigned char *b = p;
+      CHECK_EQ_STR((const char *)b, "second page");
+      CHECK_EQ_INT(b[page], 0);
+      CHECK_EQ_INT(b[3 * page + 4], 0);
+      memset(b + page, 0x33, 2 * page + 5);
+      CHECK_EQ_INT(b[3 * page + 4], 0x33);
+      struct stat st;
+      CHECK_EQ_INT(fstat(fd, &st), 0);
+      CHECK_EQ_INT(st.st_size, (off_t)(2 * page));
+      CHECK_ERR(shmem_unmap(p, 3 * page + 5, MAP_SHARED), 0);
+      CHECK(!is_mapped(p, 4 * page));
+    }
+    /* Wholly past the end; a shared writable mapping of a read-only fd is still EACCES. */
+    if (CHECK_ERR(shmem_map(&p, page, rw, MAP_SHARED, fd, 4 * page, -1, NULL), 0)) {
+      ((unsigned char *)p)[page - 1] = 1;
+      CHECK_ERR(shmem_unmap(p, page, MAP_SHARED), 0);
+    }
+    int ro = open(path, O_RDONLY | O_CLOEXEC);
+    CHECK_ERR(shmem_map(&p, page, rw, MAP_SHARED, ro, 4 * page, -1, NULL), -EACCES);
+    CHECK_ERR(shmem_map(&p, 3 * page, rw, MAP_SHARED, ro, 0, -1, NULL), -EACCES);
+    close(ro);
+    /* Released: the addresses stay, as zero pages the file no longer backs. */
+    if (CHECK_ERR(shmem_map(&p, page, rw, MAP_SHARED, fd, page, -1, NULL), 0)) {
+      CHECK_ERR(shmem_map_release(p, page, rw, MAP_SHARED), 0);
+      CHECK_EQ_INT(((unsigned char *)p)[0], 0);
+      ((unsigned char *)p)[0] = 9;
+      char c = 0;
+      CHECK_EQ_INT(pread(fd, &c, 1, (off_t)page), 1);
+      CHECK_EQ_INT(c, 's');
+      CHECK_ERR(shmem_unmap(p, page, MAP_SHARED), 0);
+    }
+    int fds[2];
+    if (CHECK_EQ_INT(pipe(fds), 0)) {
+      CHECK_ERR(shmem_map(&p, page, PROT_READ, MAP_SHARED, fds[0], 0, -1, &err), -ENODEV);
+      close(fds[0]);
+      close(fds[1]);
+    }
+#ifdef __linux__
+    int zero = open("/dev/zero", O_RDWR | O_CLOEXEC);
+    if (CHECK(zero >= 0)) {
+      if (CHECK_ERR(shmem_map(&p, 2 * page, rw, MAP_SHARED, zero, 0, -1, NULL), 0)) {
+        ((unsigned char *)p)[2 * page - 1] = 1;
+        CHECK_ERR(shmem_unmap(p, 2 * page, MAP_SHARED), 0);
+      }
+      close(zero);
+    }
+#endif
     CHECK_ERR(shmem_map(&p, page, rw, MAP_SHARED, fd, 100, -1, NULL), -EINVAL);
     CHECK_ERR(shmem_map(&p, page, rw, MAP_SHARED, -1, 0, -1, NULL), -EBADF);
     if (CHECK_ERR(shmem_map(&p, page, rw, MAP_SHARED, fd, page, -1, NULL), 0)) {
