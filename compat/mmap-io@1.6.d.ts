@@ -11,7 +11,7 @@ declare namespace mmap {
 
   /**
    * mmap(2) of fd as a SharedArrayBuffer, unmapped when it is garbage-collected (in every
-   * thread it reached). Needs Node.js 22.23.3, 24.22.1, 26.1.0 or later (else
+   * thread it reached). Needs Node.js 22.23.3, 24.16.0, 26.1.0 or later (else
    * ERR_SHMEM_UNSUPPORTED).
    * size: 1 .. buffer.constants.MAX_LENGTH; offset: a multiple of PAGESIZE. Pages past the
    * end of the file read as zeros and take writes that reach no file.

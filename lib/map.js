@@ -4,7 +4,7 @@
 const { constants: { MAX_LENGTH } } = require('buffer')
 const binding = require('./binding')
 const { ADVICE } = require('./segment')
-const { invalidArgValue, invalidArgType, unsupported } = require('./errors')
+const { invalidArgValue, invalidArgType } = require('./errors')
 const { validateInteger, MAX_SAFE } = require('./validate')
 
 const { MAP_ANONYMOUS, MAP_FIXED, PROT_READ, PROT_WRITE, PROT_EXEC } = binding.constants
@@ -62,8 +62,6 @@ function map (size, protection, flags, fd, offset = 0, advice) {
 // What compat/mmap-io builds on: the same mapping with the arguments already checked, as an
 // ArrayBuffer or a SharedArrayBuffer, and unmap/advise/sync/residency of one. Each of the last
 // four takes the (Shared)ArrayBuffer itself and answers false when map() did not make it.
-const SAB_NODES = 'Node.js 22.23.3, 24.22.1, 26.1.0 and later'
-
 /** Whether this Node can put a SharedArrayBuffer over a mapping. */
 function sharedSupported () {
   return binding.mapSharedSupported()
@@ -75,11 +73,7 @@ function sharedSupported () {
  */
 function mapMemory (size, protection, flags, fd, offset, adviceNumber, shared) {
   if (!shared) return binding.map(size, protection, flags, fd, offset, adviceNumber)
-  if (!binding.mapSharedSupported()) {
-    throw unsupported('A SharedArrayBuffer over a mapping needs Node-API\'s ' +
-      `node_api_create_external_sharedarraybuffer, which ${SAB_NODES} have ` +
-      `(this is Node.js ${process.version})`)
-  }
+  // Where the runtime cannot, the binding throws ERR_SHMEM_UNSUPPORTED with the versions.
   return binding.mapShared(size, protection, flags, fd, offset, adviceNumber)
 }
 
@@ -93,4 +87,4 @@ const mapped = {
   residency: (ab, offset, length) => binding.mapResidency(ab, offset, length)
 }
 
-module.exports = { map, mapMemory, mapped, sharedSupported, SAB_NODES }
+module.exports = { map, mapMemory, mapped, sharedSupported }

@@ -62,8 +62,8 @@
   X(NO_SHARED_ARRAY_BUFFER, Error, "ERR_SHMEM_UNSUPPORTED",                                   \
     "This runtime cannot make a SharedArrayBuffer over shared memory: that needs "            \
     "node_api_create_external_sharedarraybuffer, in Node.js 22.23.3 and later 22.x, 24.16.0 " \
-    "and later 24.x, 26.1.0 and later, and Bun. Use segment.buffer or segment.view() "        \
-    "without { shared: true } here")                                                          \
+    "and later 24.x, 26.1.0 and later, and Bun (use an ArrayBuffer here: segment.buffer, "    \
+    "segment.view() without { shared: true }, or compat/mmap-io rather than mmap-io@1.6)")                                                          \
   /* Waits and file locks. */                                                                 \
   X(NO_WORD, RangeError, "ERR_OUT_OF_RANGE", "The segment holds no 32-bit word")              \
   X(FLOCK_NO_FD, Error, "ERR_SHMEM_UNSUPPORTED",                                              \

@@ -3,7 +3,6 @@
  * lib/map.js and compat/mmap-io. */
 #include "binding.h"
 
-#include <dlfcn.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -184,25 +183,6 @@ static void raw_finalize_shared(void *data, void *hint) {
   raw_free((raw_mapping_t *)hint);
 }
 
-/* node_api_create_external_sharedarraybuffer (experimental; Node 22.23.3, 24.22.1 and 26.1.0
- * on), looked up at run time so that one build loads on every Node line. */
-typedef void (*noenv_finalize_t)(void *data, void *hint);
-typedef napi_status (*create_external_sab_t)(napi_env env, void *data, size_t length,
-                                             noenv_finalize_t finalize_cb, void *hint,
-                                             napi_value *result);
-
-static create_external_sab_t external_sab_fn(void) {
-  static create_external_sab_t fn;
-  static int looked;
-  if (!__atomic_load_n(&looked, __ATOMIC_ACQUIRE)) {
-    create_external_sab_t found;
-    *(void **)&found = dlsym(RTLD_DEFAULT, "node_api_create_external_sharedarraybuffer");
-    __atomic_store_n(&fn, found, __ATOMIC_RELAXED);
-    __atomic_store_n(&looked, 1, __ATOMIC_RELEASE);
-  }
-  return __atomic_load_n(&fn, __ATOMIC_RELAXED);
-}
-
 /* map(size, prot, flags, fd, offset, advice): raw mmap(2) as an ArrayBuffer that unmaps when
  * it is collected; mapShared() the same as a SharedArrayBuffer, where this Node can make one.
  * advice -1 gives none. */
@@ -217,10 +197,8 @@ static napi_value map_common(napi_env env, napi_callback_info info, bool shared)
   if (!shmem_arg_u64(env, argv[4], "offset", (uint64_t)INT64_MAX, &offset)) return NULL;
   if (!shmem_arg_i64(env, argv[5], "advice", -1, INT_MAX, &advice)) return NULL;
   if (advice >= 0 && !arg_advice_allowed(env, advice)) return NULL;
-  create_external_sab_t create_sab = shared ? external_sab_fn() : NULL;
-  if (shared && create_sab == NULL) {
-    /* The JS layer asks mapSharedSupported() first and explains; this is the second line. */
-    shmem_napi_throw_status(env, napi_generic_failure);
+  if (shared && !shmem_napi_has_external_sab()) {
+    shmem_napi_throw_error(env, SHMEM_NAPI_E_NO_SHARED_ARRAY_BUFFER);
     return NULL;
   }
   raw_mapping_t *m = calloc(1, sizeof(*m));
@@ -243,7 +221,7 @@ static napi_value map_common(napi_env env, napi_callback_info info, bool shared)
   m->shared = shared;
   napi_value ab;
   napi_status st = shared
-      ? create_sab(env, m->addr, (size_t)size, raw_finalize_shared, m, &ab)
+      ? shmem_napi_create_external_sab(env, m->addr, (size_t)size, raw_finalize_shared, m, &ab)
       : napi_create_external_arraybuffer(env, m->addr, (size_t)size, raw_finalize, m, &ab);
   if (st != napi_ok) {
     shmem_unmap(m->addr, size, m->flags);
@@ -365,7 +343,7 @@ static napi_value map_residency(napi_env env, napi_callback_info info) {
 /* mapSharedSupported() -> whether map(..., shared = true) can work on this Node. */
 static napi_value map_shared_supported(napi_env env, napi_callback_info info) {
   (void)info;
-  return boolean(env, external_sab_fn() != NULL);
+  return boolean(env, shmem_napi_has_external_sab());
 }
 
 napi_status shmem_napi_memory_init(napi_env env, napi_value exports) {
