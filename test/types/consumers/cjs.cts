@@ -3,6 +3,7 @@
 import shmem = require('shmem')
 import sta = require('shmem/compat/shm-typed-array')
 import mmap = require('shmem/compat/mmap-io')
+import mmap16 = require('shmem/compat/mmap-io@1.6')
 import MmapIPC = require('shmem/compat/mmap-ipc')
 import shmmap = require('shmem/compat/shmmap')
 
@@ -15,9 +16,12 @@ void shmem.default
 const arr = sta.create(16, 'Uint8Array')
 const buf: Buffer = mmap.map(4096, mmap.PROT_READ, mmap.MAP_SHARED, 0)
 const viaDefault: typeof mmap.map = mmap.default.map
+const sab: SharedArrayBuffer = mmap16.map(4096, mmap16.PROT_READ, mmap16.MAP_SHARED, 0)
+const unmapped: boolean = mmap16.unmap(sab)
+const granularity: number = mmap16.ALLOCATIONGRANULARITY
 const ipc: MmapIPC = new MmapIPC.mmapIPC('/types-ipc', 4096)
 const alsoIpc: MmapIPC = new MmapIPC.default('/types-ipc', 4096)
 const opts: MmapIPC.LockAsyncOptions = { timeout: 1 }
 const key: string = shmmap.create(64)[0]
 
-void [ino, nattch, stat, arr, buf, viaDefault, ipc, alsoIpc, opts, key]
+void [sab, unmapped, granularity, ino, nattch, stat, arr, buf, viaDefault, ipc, alsoIpc, opts, key]

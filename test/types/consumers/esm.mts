@@ -10,6 +10,7 @@ import sta, {
 import mmap, {
   map, advise, incore, sync, PROT_READ, MAP_SHARED, PAGESIZE
 } from 'shmem/compat/mmap-io'
+import mmap16, { map as map16, unmap, ALLOCATIONGRANULARITY } from 'shmem/compat/mmap-io@1.6'
 import MmapIPC, { mmapIPC, type LockAsyncOptions } from 'shmem/compat/mmap-ipc'
 import shmmap, { create as shmmapCreate, read, read_write, release } from 'shmem/compat/shmmap'
 
@@ -65,3 +66,9 @@ const shmmapSame: typeof read = shmmap.read
 
 void [same, k1, st, ino, vs, nattch, opened, m, f, fdStat, describe, anyKind, mutex, ch, flags,
   arr, got, gone, t, staSame, pages, viaDefault, locked, ro, rw, shmmapSame]
+
+// mmap-io 1.6: map() gives a SharedArrayBuffer; unmap() and ALLOCATIONGRANULARITY are there.
+const sab16: SharedArrayBuffer = map16(4096, mmap16.PROT_READ, mmap16.MAP_SHARED, 0)
+// @ts-expect-error 1.6's map() is no Buffer
+const notBuffer: Buffer = map16(4096, mmap16.PROT_READ, mmap16.MAP_SHARED, 0)
+void [sab16, notBuffer, unmap(sab16), ALLOCATIONGRANULARITY]

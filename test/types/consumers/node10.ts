@@ -8,6 +8,7 @@ import shmem2 = require('shmem')
 import shmemDefault from 'shmem'
 import { get, destroy } from 'shmem/compat/shm-typed-array'
 import * as mmap from 'shmem/compat/mmap-io'
+import mmap16 = require('shmem/compat/mmap-io@1.6')
 import MmapIPC = require('shmem/compat/mmap-ipc')
 import { create as shmmapCreate } from 'shmem/compat/shmmap'
 
@@ -22,4 +23,4 @@ const buf: Buffer = mmap.map(4096, mmap.PROT_READ, mmap.MAP_SHARED, 0)
 const ipc = new MmapIPC('/types-ipc', 4096)
 const pair: [string, Buffer] = shmmapCreate(64)
 
-void [shmemDefault, ino, nattch, same, same2, got, gone, buf, ipc, pair]
+void [mmap16.map(4096, mmap16.PROT_READ, mmap16.MAP_SHARED, 0), shmemDefault, ino, nattch, same, same2, got, gone, buf, ipc, pair]
