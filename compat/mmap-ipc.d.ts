@@ -24,6 +24,9 @@ declare class mmapIPC {
    */
   constructor (shm_name: string, size: number | string, lock_memory?: boolean)
 
+  /** The original's static factory: the same as `new mmapIPC(shm_name, size, lock_memory)`. */
+  static CreateNewItem (shm_name: string, size: number | string, lock_memory?: boolean): mmapIPC
+
   /** The Buffer over the mapping: the same one every call. */
   buffer (): Buffer
 

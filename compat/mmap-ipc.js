@@ -35,6 +35,11 @@ class mmapIPC { // eslint-disable-line camelcase
    * lock_memory: mlock2(MLOCK_ONFAULT) the mapping; when the system refuses, a warning is
    * emitted and the mapping stays unlocked, as in the original.
    */
+  /** The original's static factory: the same as `new mmapIPC(shm_name, size, lock_memory)`. */
+  static CreateNewItem (shm_name, size, lock_memory) { // eslint-disable-line camelcase
+    return new mmapIPC(shm_name, size, lock_memory)
+  }
+
   constructor (shm_name, size, lock_memory) { // eslint-disable-line camelcase
     if (typeof shm_name !== 'string') throw invalidArgType('shm_name', 'of type string', shm_name)
     const name = validateName(shm_name, 'shm_name')

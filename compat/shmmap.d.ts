@@ -18,3 +18,9 @@ export function read_write (key: string, byteLength?: number): Buffer
  * that created it, unlinks the key.
  */
 export function release (key: string): undefined
+
+/**
+ * msync(2) with MS_SYNC of the segment behind buffer, a Buffer this module mapped and has not
+ * released (anything else: ERR_INVALID_ARG_VALUE).
+ */
+export function transfer (buffer: Buffer): undefined

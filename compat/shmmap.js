@@ -12,7 +12,7 @@
 
 const crypto = require('crypto')
 const shmem = require('..')
-const { invalidArgType } = require('../lib/errors')
+const { invalidArgType, invalidArgValue } = require('../lib/errors')
 const { validateInteger, validateName, MAX_SAFE } = require('../lib/validate')
 
 // key -> { created, segments }: what this process made or opened, for release().
@@ -97,4 +97,24 @@ function release (key) {
   return undefined
 }
 
-module.exports = { create, read, read_write, release } // eslint-disable-line camelcase
+/**
+ * Flushes the segment behind buffer to its object and waits for it (msync(2) with MS_SYNC),
+ * as the original's transfer() does through mmap-io. buffer: a Buffer create(), read() or
+ * read_write() gave this process and release() has not let go; anything else is
+ * ERR_INVALID_ARG_VALUE (the original hands it to msync, which fails or syncs memory it does
+ * not own). Returns undefined.
+ */
+function transfer (buffer) {
+  if (!Buffer.isBuffer(buffer)) throw invalidArgType('buffer', 'an instance of Buffer', buffer)
+  for (const h of held.values()) {
+    for (const segment of h.segments) {
+      if (!segment.closed && segment.buffer === buffer) {
+        segment.sync()
+        return undefined
+      }
+    }
+  }
+  throw invalidArgValue('buffer', buffer, 'is not a buffer this module mapped (or it was released)')
+}
+
+module.exports = { create, read, read_write, release, transfer } // eslint-disable-line camelcase

@@ -7,6 +7,6 @@ const require = createRequire(import.meta.url)
 const shmmap = require('./shmmap.js')
 
 export const {
-  create, read, read_write, release
+  create, read, read_write, release, transfer
 } = shmmap
 export default shmmap

@@ -58,6 +58,16 @@ test('open-or-create: created with size, opened without truncation, buffer() is 
   assert.strictEqual(a.removeLock(), true) // nothing held: still true, as flock(LOCK_UN) is
 })
 
+test('the static CreateNewItem is new mmapIPC(...)', () => {
+  const name = ipcName()
+  const a = mmapIPC.CreateNewItem(name, 4096, false)
+  assert.ok(a instanceof mmapIPC)
+  a.buffer().write('made by CreateNewItem')
+  const b = new mmapIPC(name, 4096, false)
+  assert.strictEqual(b.buffer().toString('utf8', 0, 21), 'made by CreateNewItem')
+  assert.throws(() => mmapIPC.CreateNewItem(42, 4096), { code: 'ERR_INVALID_ARG_TYPE' })
+})
+
 test('the write lock excludes another process; the read lock is shared', async (t) => {
   const name = ipcName()
   const me = new mmapIPC(name, 4096, false)

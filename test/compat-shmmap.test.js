@@ -44,6 +44,23 @@ test('create, read (read-only), read_write and release', () => {
   assert.ok(!fs.existsSync(`/dev/shm${key}`))
 })
 
+test('transfer(buffer) flushes a mapped buffer; anything else is a coded error', () => {
+  const [key, buf] = shmmap.create(4096)
+  trackPosix(key)
+  try {
+    buf.write('flushed')
+    assert.strictEqual(shmmap.transfer(buf), undefined)
+    const rw = shmmap.read_write(key)
+    assert.strictEqual(shmmap.transfer(rw), undefined)
+    assert.throws(() => shmmap.transfer(Buffer.alloc(16)), { code: 'ERR_INVALID_ARG_VALUE' })
+    assert.throws(() => shmmap.transfer(new Uint8Array(4)), { code: 'ERR_INVALID_ARG_TYPE' })
+    assert.throws(() => shmmap.transfer(), { code: 'ERR_INVALID_ARG_TYPE' })
+  } finally {
+    shmmap.release(key)
+  }
+  assert.throws(() => shmmap.transfer(buf), { code: 'ERR_INVALID_ARG_VALUE' }, 'released')
+})
+
 test('a process that only opened a key keeps it on release; the creator unlinks it at exit', async () => {
   const [key] = shmmap.create(64)
   trackPosix(key)
