@@ -25,7 +25,7 @@ if (what === 'segment') {
 } else if (what === 'hold') {
   const seg = shmem.open(args[0])
   const m = shmem.Mutex.attach(seg, 0)
-  if (m.lock({ timeout: 10000 }) !== 'ok') throw new Error('could not lock')
+  if (m.lock({ timeout: 10000 }) === false) throw new Error('could not lock')
   console.log('held')
   process.stdin.resume()
   process.stdin.on('end', () => {
