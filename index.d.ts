@@ -220,11 +220,16 @@ declare namespace shmem {
     /**
      * flock(2) on this Segment's own open file description; blocks the thread. Throws
      * ERR_SHMEM_WOULD_DEADLOCK when only this thread could release what it waits for.
+     * true when held; false when options.timeout passed first.
      */
-    lock (mode: FileLockMode, options?: { timeout?: number }): 'ok' | 'timed-out'
+    lock (mode: FileLockMode, options?: { timeout?: number }): boolean
+    /** true when held; false at once when another open file description holds a conflicting lock. */
     tryLock (mode: FileLockMode): boolean
-    /** Waits on a thread of its own (polling, within 2 ms of a release); the loop runs. */
-    lockAsync (mode: FileLockMode, options?: AsyncWaitOptions): Promise<'ok' | 'timed-out'>
+    /**
+     * Waits on a thread of its own (polling, within 2 ms of a release); the loop runs.
+     * Resolves true when held, false when options.timeout passed first.
+     */
+    lockAsync (mode: FileLockMode, options?: AsyncWaitOptions): Promise<boolean>
     /** ERR_SHMEM_NOT_OWNER when this Segment holds no file lock. */
     unlock (): void
     /** The file lock this Segment holds now. */
@@ -233,8 +238,15 @@ declare namespace shmem {
   }
 
   export type FileLockMode = 'shared' | 'exclusive'
-  export type LockResult = 'ok' | 'recovered' | 'timed-out'
-  export type TryLockResult = 'ok' | 'recovered' | 'busy'
+  /**
+   * What a Mutex or RwLock acquire returns: true when acquired; 'recovered' when acquired
+   * from a holder that died with the lock (held, so truthy, but the data it guards may be
+   * half-written); false when busy or timed out. No failure is truthy: `if (m.tryLock())`
+   * enters its branch only with the lock held.
+   */
+  export type LockResult = boolean | 'recovered'
+  /** The same as LockResult: true | 'recovered' when acquired, false when busy. */
+  export type TryLockResult = LockResult
   export type WaitResult = 'ok' | 'not-equal' | 'timed-out'
 
   export interface SyncWaitOptions {
@@ -253,8 +265,9 @@ declare namespace shmem {
   }
 
   /**
-   * A mutex inside a segment, shared by processes and threads. 'recovered': the previous
-   * holder died holding it; the lock is the caller's and the data may be half-written.
+   * A mutex inside a segment, shared by processes and threads. Acquires return true when
+   * acquired, 'recovered' when the previous holder died holding it (the lock is the caller's
+   * and the data may be half-written), false when busy or timed out.
    */
   export class Mutex {
     private constructor ()
@@ -264,18 +277,28 @@ declare namespace shmem {
     static init (segment: Segment, offset: number): Mutex
     /** Checks what is at segment[offset]: ERR_SHMEM_BAD_STATE unless it is a Mutex. */
     static attach (segment: Segment, offset: number): Mutex
+    /** Blocks the thread: true | 'recovered' when acquired, false when options.timeout passed. */
     lock (options?: SyncWaitOptions): LockResult
+    /** Never waits: true | 'recovered' when acquired, false when busy. */
     tryLock (): TryLockResult
+    /** The loop runs: true | 'recovered' when acquired, false when options.timeout passed. */
     lockAsync (options?: AsyncWaitOptions): Promise<LockResult>
     /** ERR_SHMEM_NOT_OWNER unless this thread holds it. */
     unlock (): void
-    withLock<T> (fn: (result: 'ok' | 'recovered') => T | Promise<T>, options?: AsyncWaitOptions): Promise<T>
-    withLockSync<T> (fn: (result: 'ok' | 'recovered') => T, options?: SyncWaitOptions): T
+    /** fn runs holding the lock, given true or 'recovered'; ERR_SHMEM_TIMED_OUT on a timeout. */
+    withLock<T> (fn: (result: true | 'recovered') => T | Promise<T>,
+      options?: AsyncWaitOptions): Promise<T>
+    /** withLock() that blocks the thread; fn's value. */
+    withLockSync<T> (fn: (result: true | 'recovered') => T, options?: SyncWaitOptions): T
     readonly locked: boolean
     readonly recoveries: number
   }
 
-  /** Many readers or one writer, inside a segment; writers are preferred. */
+  /**
+   * Many readers or one writer, inside a segment; writers are preferred. Acquires return
+   * true, 'recovered' (a writer died holding it: every reader hears so until the next
+   * writer), or false when busy or timed out.
+   */
   export class RwLock {
     private constructor ()
     static readonly byteLength: number
@@ -284,16 +307,26 @@ declare namespace shmem {
     static readonly maxReaders: number
     static init (segment: Segment, offset: number): RwLock
     static attach (segment: Segment, offset: number): RwLock
+    /** Blocks the thread: true | 'recovered' when acquired, false when options.timeout passed. */
     readLock (options?: SyncWaitOptions): LockResult
+    /** Never waits: true | 'recovered' when acquired, false when busy. */
     tryReadLock (): TryLockResult
+    /** The loop runs: true | 'recovered' when acquired, false when options.timeout passed. */
     readLockAsync (options?: AsyncWaitOptions): Promise<LockResult>
+    /** Blocks the thread: true | 'recovered' when acquired, false when options.timeout passed. */
     writeLock (options?: SyncWaitOptions): LockResult
+    /** Never waits: true | 'recovered' when acquired, false when busy. */
     tryWriteLock (): TryLockResult
+    /** The loop runs: true | 'recovered' when acquired, false when options.timeout passed. */
     writeLockAsync (options?: AsyncWaitOptions): Promise<LockResult>
     /** Releases this thread's write lock, or else one of its read locks. */
     unlock (): void
-    withReadLock<T> (fn: (result: 'ok' | 'recovered') => T | Promise<T>, options?: AsyncWaitOptions): Promise<T>
-    withWriteLock<T> (fn: (result: 'ok' | 'recovered') => T | Promise<T>, options?: AsyncWaitOptions): Promise<T>
+    /** fn runs holding a read lock, given true or 'recovered'; ERR_SHMEM_TIMED_OUT on a timeout. */
+    withReadLock<T> (fn: (result: true | 'recovered') => T | Promise<T>,
+      options?: AsyncWaitOptions): Promise<T>
+    /** fn runs holding the write lock, given true or 'recovered'; ERR_SHMEM_TIMED_OUT on a timeout. */
+    withWriteLock<T> (fn: (result: true | 'recovered') => T | Promise<T>,
+      options?: AsyncWaitOptions): Promise<T>
     readonly readers: number
     readonly writeLocked: boolean
     readonly recoveries: number
@@ -307,9 +340,12 @@ declare namespace shmem {
     static readonly maxValue: number
     static init (segment: Segment, offset: number, initialCount?: number): Semaphore
     static attach (segment: Segment, offset: number): Semaphore
-    wait (options?: SyncWaitOptions): 'ok' | 'timed-out'
+    /** Takes one unit, blocking while the count is 0: true, or false when options.timeout passed. */
+    wait (options?: SyncWaitOptions): boolean
+    /** Takes one unit if the count is above 0: true, else false at once. */
     tryWait (): boolean
-    waitAsync (options?: AsyncWaitOptions): Promise<'ok' | 'timed-out'>
+    /** wait() while the loop runs: true, or false when options.timeout passed. */
+    waitAsync (options?: AsyncWaitOptions): Promise<boolean>
     /** Adds n (default 1) and wakes up to n waiters. */
     post (n?: number): void
     readonly value: number

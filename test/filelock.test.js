@@ -8,7 +8,7 @@ const { test, after } = require('node:test')
 const assert = require('node:assert/strict')
 const path = require('path')
 const { shmem, uniqueName, trackPosix, trackSysv, tempDir, cleanup } = require('./helpers')
-const { startChild, delay } = require('./fixtures/lock-harness')
+const { startChild, startWorker, delay } = require('./fixtures/lock-harness')
 
 after(cleanup)
 
@@ -76,14 +76,14 @@ test('lockAsync rejects bad arguments, System V segments and closed segments', a
 
 test('one Segment: lock, unlock, fileLock, relock in the other mode', (t) => {
   const { segs: [a] } = segments(t, 1)
-  assert.equal(a.lock('exclusive'), 'ok')
+  assert.equal(a.lock('exclusive'), true)
   assert.equal(a.fileLock, 'exclusive')
   a.unlock()
   assert.equal(a.fileLock, null)
   assert.throws(() => a.unlock(), code('ERR_SHMEM_NOT_OWNER'))
   assert.equal(a.tryLock('shared'), true)
   assert.equal(a.fileLock, 'shared')
-  assert.equal(a.lock('exclusive', { timeout: 100 }), 'ok') // nobody else: an upgrade
+  assert.equal(a.lock('exclusive', { timeout: 100 }), true) // nobody else: an upgrade
   assert.equal(a.fileLock, 'exclusive')
   assert.equal(a.tryLock('shared'), true) // and down again
   assert.equal(a.fileLock, 'shared')
@@ -99,8 +99,8 @@ test('two Segments of one name in one process exclude each other without freezin
   assert.equal(b.fileLock, null)
   assert.throws(() => b.lock('exclusive'), code('ERR_SHMEM_WOULD_DEADLOCK'))
   assert.throws(() => b.lock('shared'), code('ERR_SHMEM_WOULD_DEADLOCK'))
-  assert.equal(b.lock('exclusive', { timeout: 30 }), 'timed-out')
-  assert.equal(b.lock('shared', { timeout: 0 }), 'timed-out')
+  assert.equal(b.lock('exclusive', { timeout: 30 }), false)
+  assert.equal(b.lock('shared', { timeout: 0 }), false)
   assert.equal(b.fileLock, null)
 
   // lockAsync waits while the loop runs: only a timer of this loop lets go of a's lock.
@@ -109,7 +109,7 @@ test('two Segments of one name in one process exclude each other without freezin
   t.after(() => clearInterval(timer))
   const r = await b.lockAsync('exclusive')
   clearInterval(timer)
-  assert.equal(r, 'ok')
+  assert.equal(r, true)
   assert.ok(ticks >= 5, `the interval fired ${ticks} times`)
   assert.equal(a.fileLock, null)
   assert.equal(b.fileLock, 'exclusive')
@@ -122,7 +122,7 @@ test('two Segments of one name in one process exclude each other without freezin
 test('shared locks of one process coexist; an exclusive one waits for all of them', async (t) => {
   const { segs: [a, b, c] } = segments(t, 3)
   assert.equal(a.tryLock('shared'), true)
-  assert.equal(b.lock('shared'), 'ok') // no conflict: no deadlock error either
+  assert.equal(b.lock('shared'), true) // no conflict: no deadlock error either
   assert.equal(c.tryLock('exclusive'), false)
   assert.throws(() => c.lock('exclusive'), code('ERR_SHMEM_WOULD_DEADLOCK'))
   const p = c.lockAsync('exclusive', { timeout: 5000 })
@@ -130,7 +130,7 @@ test('shared locks of one process coexist; an exclusive one waits for all of the
   await delay(20)
   assert.equal(c.fileLock, null, 'b still holds a shared lock')
   b.unlock()
-  assert.equal(await p, 'ok')
+  assert.equal(await p, true)
   assert.equal(c.fileLock, 'exclusive')
   c.unlock()
 })
@@ -154,7 +154,7 @@ test('a timed-out upgrade (lock exclusive with a timeout) keeps the shared lock'
   const { segs: [a, b, c] } = segments(t, 3)
   assert.equal(a.tryLock('shared'), true)
   assert.equal(b.tryLock('shared'), true)
-  assert.equal(a.lock('exclusive', { timeout: 20 }), 'timed-out')
+  assert.equal(a.lock('exclusive', { timeout: 20 }), false)
   b.unlock()
   const stolen = c.tryLock('exclusive')
   assert.equal(a.fileLock === 'shared' && stolen, false,
@@ -164,8 +164,8 @@ test('a timed-out upgrade (lock exclusive with a timeout) keeps the shared lock'
 test('lockAsync: timeouts, AbortSignal, ERR_SHMEM_LOCK_PENDING while it waits', async (t) => {
   const { segs: [a, b] } = segments(t, 2)
   assert.equal(a.tryLock('exclusive'), true)
-  assert.equal(await b.lockAsync('shared', { timeout: 30 }), 'timed-out')
-  assert.equal(await b.lockAsync('exclusive', { timeout: 0 }), 'timed-out')
+  assert.equal(await b.lockAsync('shared', { timeout: 30 }), false)
+  assert.equal(await b.lockAsync('exclusive', { timeout: 0 }), false)
   assert.equal(b.fileLock, null)
 
   const ac = new AbortController()
@@ -183,7 +183,7 @@ test('lockAsync: timeouts, AbortSignal, ERR_SHMEM_LOCK_PENDING while it waits', 
   // The Segment works again, and the aborted waits took nothing.
   assert.equal(b.tryLock('shared'), false)
   a.unlock()
-  assert.equal(await b.lockAsync('exclusive', { signal: new AbortController().signal }), 'ok')
+  assert.equal(await b.lockAsync('exclusive', { signal: new AbortController().signal }), true)
   assert.equal(a.tryLock('shared'), false)
   b.unlock()
   assert.equal(a.tryLock('shared'), true)
@@ -211,12 +211,12 @@ test('a file lock held by another process blocks shared and exclusive correctly'
   await ex.expect('file true exclusive')
   assert.equal(a.tryLock('shared'), false)
   assert.equal(a.tryLock('exclusive'), false)
-  assert.equal(a.lock('shared', { timeout: 30 }), 'timed-out')
+  assert.equal(a.lock('shared', { timeout: 30 }), false)
   const p = a.lockAsync('shared', { timeout: 10000 })
   await delay(20)
   ex.send('release')
   await ex.expect('released')
-  assert.equal(await p, 'ok')
+  assert.equal(await p, true)
   assert.equal((await ex.finish()).code, 0)
 
   // The child holds it shared: other shared locks join, exclusive ones wait.
@@ -226,18 +226,18 @@ test('a file lock held by another process blocks shared and exclusive correctly'
   a.unlock()
   assert.equal(b.tryLock('exclusive'), false, 'the child still holds its shared lock')
   // A sync wait with a timeout on a lock held only by another process: no deadlock error.
-  assert.equal(b.lock('exclusive', { timeout: 30 }), 'timed-out')
+  assert.equal(b.lock('exclusive', { timeout: 30 }), false)
   sh.send('release')
   await sh.expect('released')
-  assert.equal(b.lock('exclusive', { timeout: 5000 }), 'ok')
+  assert.equal(b.lock('exclusive', { timeout: 5000 }), true)
 
   // This process holds it exclusively: the child blocks in lock() until the unlock.
   const waiter = startChild(t, { op: 'file', name, mode: 'shared', how: 'lock' })
   await assert.rejects(waiter.line(300), /no line/)
   b.unlock()
-  await waiter.expect('file ok shared')
+  await waiter.expect('file true shared')
   const probe = startChild(t, { op: 'file', name, mode: 'exclusive', how: 'timeout', timeout: 30 })
-  await probe.expect('file timed-out null')
+  await probe.expect('file false null')
   waiter.send('release')
   probe.send('release')
   await waiter.expect('released')
@@ -252,7 +252,7 @@ test('file locks on mapped files, across Segments and processes', async (t) => {
   assert.equal(b.tryLock('shared'), false)
   assert.throws(() => b.lock('shared'), code('ERR_SHMEM_WOULD_DEADLOCK'))
   const c = startChild(t, { op: 'file', path: file, mode: 'shared', how: 'async', timeout: 30 })
-  await c.expect('file timed-out null')
+  await c.expect('file false null')
   c.send('release')
   a.unlock()
   const d = startChild(t, { op: 'file', path: file, mode: 'shared', how: 'try' })
@@ -287,10 +287,51 @@ test('memfd: locks work; fromFd() shares the description of the fd it was given 
     own.unlock()
     a.unlock() // a's record of its lock is stale now (the documented limit); start afresh
     assert.equal(a.fileLock, null)
-    assert.equal(a.lock('exclusive', { timeout: 100 }), 'ok')
+    assert.equal(a.lock('exclusive', { timeout: 100 }), true)
     assert.equal(own.tryLock('shared'), false)
-    assert.equal(await own.lockAsync('shared', { timeout: 20 }), 'timed-out')
+    assert.equal(await own.lockAsync('shared', { timeout: 20 }), false)
     a.unlock()
     assert.equal(own.tryLock('shared'), true)
     own.unlock()
+  })
+
+test('file lock results: exactly true or false, and if (seg.tryLock()) in a worker is not entered',
+  async (t) => {
+    // true when held, false when busy or timed out: no failure is truthy, so the plain
+    // `if (seg.lock(...))` reads as it should.
+    const { name, segs: [a, b] } = segments(t, 2)
+    assert.strictEqual(a.lock('exclusive', { timeout: 100 }), true)
+    for (const [what, r] of [
+      ['tryLock', b.tryLock('shared')],
+      ['lock', b.lock('shared', { timeout: 20 })],
+      ['lock(timeout 0)', b.lock('exclusive', { timeout: 0 })],
+      ['lockAsync', await b.lockAsync('shared', { timeout: 20 })],
+      ['lockAsync(timeout 0)', await b.lockAsync('exclusive', { timeout: 0 })]
+    ]) {
+      assert.strictEqual(r, false, what)
+    }
+    assert.equal(b.fileLock, null)
+    // Another thread, with a Segment of its own.
+    const w = startWorker(t, `
+      const seg = shmem.open(workerData.name)
+      const entered = []
+      if (seg.tryLock('shared')) entered.push('tryLock')
+      if (seg.lock('shared', { timeout: 10 })) entered.push('lock')
+      if (await seg.lockAsync('exclusive', { timeout: 10 })) entered.push('lockAsync')
+      parentPort.postMessage(entered)
+      await new Promise((resolve) => parentPort.once('message', resolve))
+      const now = []
+      if (seg.tryLock('shared')) { now.push('tryLock'); seg.unlock() }
+      if (seg.lock('exclusive', { timeout: 1000 })) { now.push('lock'); seg.unlock() }
+      if (await seg.lockAsync('exclusive', { timeout: 1000 })) { now.push('lockAsync'); seg.unlock() }
+      seg.close()
+      parentPort.postMessage(now)
+    `, { name })
+    assert.deepEqual(await w.next(), [])
+    a.unlock()
+    w.post('go')
+    assert.deepEqual(await w.next(), ['tryLock', 'lock', 'lockAsync'])
+    assert.strictEqual(await b.lockAsync('exclusive'), true)
+    assert.strictEqual(b.tryLock('shared'), true, 'a change of mode on its own lock')
+    b.unlock()
   })

@@ -139,7 +139,7 @@ test('Mutex, RwLock, Semaphore: hostile options, and getters that close the segm
           for (const options of [v, { timeout: v }, { signal: v }]) {
             await codeless(`${kind}.${m}(${what})`, async () => {
               const r = await call(lock, m, options)
-              if (r === 'ok') release(lock)
+              if (r) release(lock)
             }, found)
           }
         }
@@ -164,7 +164,7 @@ test('Mutex, RwLock, Semaphore: hostile options, and getters that close the segm
           }
           await codeless(`${kind}.${m}({ signal: closes when read twice })`, async () => {
             const r = await call(lock, m, { signal, timeout: 0 })
-            if (r === 'ok') release(lock)
+            if (r) release(lock)
           }, found)
         }
       }

@@ -197,7 +197,7 @@ test('a garbage owner start time: ERR_SHMEM_BAD_STATE (or a takeover), not an in
     const ok = (fn) => {
       try {
         const r = fn()
-        assert.ok(['ok', 'recovered', 'busy', 'timed-out'].includes(r), String(r))
+        assert.ok([true, 'recovered', false].includes(r), String(r))
       } catch (err) {
         assert.equal(err.code, 'ERR_SHMEM_BAD_STATE', `${err.name} ${err.code}: ${err.message}`)
       }
@@ -230,20 +230,20 @@ test('Mutex: lock, tryLock, unlock, locked; not recursive; non-owner unlock', (t
   assert.equal(m.locked, false)
   assert.equal(m.recoveries, 0)
   assert.throws(() => m.unlock(), code('ERR_SHMEM_NOT_OWNER'))
-  assert.equal(m.lock(), 'ok')
+  assert.equal(m.lock(), true)
   assert.equal(m.locked, true)
   // A second object over the same bytes sees the same lock, and the same owner (this thread).
   const again = Mutex.attach(seg, 64)
   assert.equal(again.locked, true)
-  assert.equal(again.tryLock(), 'busy')
+  assert.equal(again.tryLock(), false)
   assert.throws(() => again.lock(), code('ERR_SHMEM_WOULD_DEADLOCK'))
   assert.throws(() => m.lock({}), code('ERR_SHMEM_WOULD_DEADLOCK'))
-  assert.equal(m.lock({ timeout: 20 }), 'timed-out')
-  assert.equal(m.lock({ timeout: 0 }), 'timed-out')
+  assert.equal(m.lock({ timeout: 20 }), false)
+  assert.equal(m.lock({ timeout: 0 }), false)
   again.unlock() // ownership is the thread's, not the object's
   assert.equal(m.locked, false)
   assert.throws(() => m.unlock(), code('ERR_SHMEM_NOT_OWNER'))
-  assert.equal(m.tryLock(), 'ok')
+  assert.equal(m.tryLock(), true)
   m.unlock()
   assert.equal(m.recoveries, 0)
 })
@@ -285,7 +285,7 @@ test('bad options are refused while the lock is held, and also while it is free'
         let got
         assert.throws(() => { got = call(options) }, (err) => err.code === c,
           `${what}(${JSON.stringify(options)}) with the lock ${free ? 'free' : 'held'}`)
-        if (got === 'ok') release[what]()
+        if (got) release[what]()
       }
     }
     if (!free) {
@@ -298,12 +298,12 @@ test('bad options are refused while the lock is held, and also while it is free'
 test('Mutex: withLockSync returns fn\'s value and unlocks when fn throws', (t) => {
   const { seg } = namedSegment(t, 4096)
   const m = Mutex.init(seg, 0)
-  assert.equal(m.withLockSync((r) => { assert.equal(m.locked, true); return r + '!' }), 'ok!')
+  assert.deepEqual(m.withLockSync((r) => { assert.equal(m.locked, true); return { r } }), { r: true })
   assert.equal(m.locked, false)
   assert.throws(() => m.withLockSync(() => { throw new Error('boom') }), /boom/)
   assert.equal(m.locked, false)
   assert.throws(() => m.withLockSync(42), code('ERR_INVALID_ARG_TYPE', TypeError))
-  assert.equal(m.tryLock(), 'ok')
+  assert.equal(m.tryLock(), true)
   m.unlock()
 })
 
@@ -311,7 +311,7 @@ test('Mutex: withLock (async) passes the result, unlocks on throw, excludes task
   async (t) => {
     const { seg } = namedSegment(t, 4096)
     const m = Mutex.init(seg, 0)
-    assert.equal(await m.withLock(async (r) => { assert.equal(m.locked, true); return r }), 'ok')
+    assert.equal(await m.withLock(async (r) => { assert.equal(m.locked, true); return r }), true)
     assert.equal(m.locked, false)
     await assert.rejects(m.withLock(async () => { await delay(1); throw new Error('inner') }),
       /inner/)
@@ -337,17 +337,17 @@ test('Mutex: another thread holds it: busy, timeouts, NOT_OWNER for this thread'
   const { seg, name } = namedSegment(t, 4096)
   const m = Mutex.init(seg, 0)
   const w = holderWorker(t, name, 'mutex')
-  assert.deepEqual(await w.next(), { held: 'ok' })
+  assert.deepEqual(await w.next(), { held: true })
   assert.equal(m.locked, true)
-  assert.equal(m.tryLock(), 'busy')
-  assert.equal(m.lock({ timeout: 30 }), 'timed-out')
-  assert.equal(await m.lockAsync({ timeout: 30 }), 'timed-out')
-  assert.equal(await m.lockAsync({ timeout: 0 }), 'timed-out')
+  assert.equal(m.tryLock(), false)
+  assert.equal(m.lock({ timeout: 30 }), false)
+  assert.equal(await m.lockAsync({ timeout: 30 }), false)
+  assert.equal(await m.lockAsync({ timeout: 0 }), false)
   assert.throws(() => m.unlock(), code('ERR_SHMEM_NOT_OWNER'))
   assert.equal(m.locked, true, 'a refused unlock leaves the lock held')
   w.post('release')
   assert.deepEqual(await w.next(), { released: true })
-  assert.equal(m.tryLock(), 'ok')
+  assert.equal(m.tryLock(), true)
   // And the worker may not release the main thread's lock.
   w.post('unlock-mine')
   assert.deepEqual(await w.next(), { code: 'ERR_SHMEM_NOT_OWNER' })
@@ -358,24 +358,24 @@ test('Mutex: another thread holds it: busy, timeouts, NOT_OWNER for this thread'
 test('Mutex: unlock from another process gives ERR_SHMEM_NOT_OWNER', async (t) => {
   const { seg, name } = namedSegment(t, 4096)
   const m = Mutex.init(seg, 0)
-  assert.equal(m.lock(), 'ok')
+  assert.equal(m.lock(), true)
   const c = startChild(t, { op: 'unlock', kind: 'mutex', name, offset: 0 })
   await c.expect('Error ERR_SHMEM_NOT_OWNER')
   assert.equal((await c.finish()).code, 0)
   assert.equal(m.locked, true)
   const c2 = startChild(t, { op: 'try', kind: 'mutex', name, offset: 0 })
-  await c2.expect('busy')
+  await c2.expect('false')
   m.unlock()
   const c3 = startChild(t, { op: 'unlock', kind: 'mutex', name, offset: 0 })
   await c3.expect('Error ERR_SHMEM_NOT_OWNER')
   // The same for a RwLock, held for writing and then for reading here.
   const rw = RwLock.init(seg, 1024)
-  assert.equal(rw.writeLock(), 'ok')
+  assert.equal(rw.writeLock(), true)
   const c4 = startChild(t, { op: 'unlock', kind: 'rwlock', name, offset: 1024 })
   await c4.expect('Error ERR_SHMEM_NOT_OWNER')
   assert.equal(rw.writeLocked, true)
   rw.unlock()
-  assert.equal(rw.readLock(), 'ok')
+  assert.equal(rw.readLock(), true)
   const c5 = startChild(t, { op: 'unlock', kind: 'read', name, offset: 1024 })
   await c5.expect('Error ERR_SHMEM_NOT_OWNER')
   assert.equal(rw.readers, 1)
@@ -387,22 +387,22 @@ test('Mutex: lockAsync keeps the event loop running while it waits', async (t) =
   const m = Mutex.init(seg, 0)
   // Held by another thread: only a timer of this loop tells it to let go.
   const w = holderWorker(t, name, 'mutex')
-  assert.deepEqual(await w.next(), { held: 'ok' })
+  assert.deepEqual(await w.next(), { held: true })
   let ticks = 0
   const timer = setInterval(() => { if (++ticks === 5) w.post('release') }, 5)
   t.after(() => clearInterval(timer))
   const r = await m.lockAsync()
   clearInterval(timer)
-  assert.equal(r, 'ok')
+  assert.equal(r, true)
   assert.ok(ticks >= 5, `the interval fired ${ticks} times`)
   m.unlock()
 
   // Held by this very thread: lockAsync waits for another task of this thread to unlock.
-  assert.equal(m.lock(), 'ok')
+  assert.equal(m.lock(), true)
   let ticks2 = 0
   const timer2 = setInterval(() => { if (++ticks2 === 3) m.unlock() }, 5)
   t.after(() => clearInterval(timer2))
-  assert.equal(await m.lockAsync({ timeout: 10000 }), 'ok')
+  assert.equal(await m.lockAsync({ timeout: 10000 }), true)
   clearInterval(timer2)
   assert.ok(ticks2 >= 3)
   assert.equal(m.locked, true)
@@ -413,7 +413,7 @@ test('Mutex: lockAsync with an AbortSignal rejects with AbortError', async (t) =
   const { seg, name } = namedSegment(t, 4096)
   const m = Mutex.init(seg, 0)
   const w = holderWorker(t, name, 'mutex')
-  assert.deepEqual(await w.next(), { held: 'ok' })
+  assert.deepEqual(await w.next(), { held: true })
   const ac = new AbortController()
   const p = m.lockAsync({ signal: ac.signal })
   setTimeout(() => ac.abort(), 20)
@@ -422,14 +422,14 @@ test('Mutex: lockAsync with an AbortSignal rejects with AbortError', async (t) =
   await assert.rejects(m.lockAsync({ signal: AbortSignal.timeout(10), timeout: 5000 }), isAbort)
   await assert.rejects(m.lockAsync({ signal: {} }), code('ERR_INVALID_ARG_TYPE', TypeError))
   // An abort leaves nothing behind: the lock is the worker's until it lets go, then ours.
-  assert.equal(m.tryLock(), 'busy')
+  assert.equal(m.tryLock(), false)
   w.post('release')
   await w.next()
-  assert.equal(await m.lockAsync({ signal: new AbortController().signal }), 'ok')
+  assert.equal(await m.lockAsync({ signal: new AbortController().signal }), true)
   m.unlock()
   // A signal that fires after the lock was taken changes nothing.
   const late = new AbortController()
-  assert.equal(await m.lockAsync({ signal: late.signal }), 'ok')
+  assert.equal(await m.lockAsync({ signal: late.signal }), true)
   late.abort()
   assert.equal(m.locked, true)
   m.unlock()
@@ -440,7 +440,7 @@ test('Mutex: closing the segment rejects a pending lockAsync with ERR_SHMEM_CLOS
   const seg = shmem.create(name, 4096)
   t.after(() => { seg.close(); try { shmem.unlink(name) } catch {} })
   const m = Mutex.init(seg, 0)
-  assert.equal(m.lock(), 'ok')
+  assert.equal(m.lock(), true)
   const p = m.lockAsync()
   setTimeout(() => seg.close(), 20)
   await assert.rejects(p, code('ERR_SHMEM_CLOSED'))
@@ -504,7 +504,7 @@ test('Mutex: 2 worker threads and the main thread x 20000 increments (async in m
     Atomics.store(go, 0, 1)
     shmem.notify(go, 0)
     for (let k = 0; k < 2000; k++) {
-      assert.equal(await m.lockAsync(), 'ok')
+      assert.equal(await m.lockAsync(), true)
       const c = counter[0]
       await null // another task of this thread runs here; no other thread may
       counter[0] = c + 1
@@ -523,15 +523,15 @@ test('RwLock: readers in two processes hold read locks at the same time; writers
     const a = startChild(t, { ...spec, me: 0 })
     const b = startChild(t, { ...spec, me: 1 })
     // Each saw the other's flag while holding its own read lock.
-    await a.expect('overlap ok')
-    await b.expect('overlap ok')
+    await a.expect('overlap true')
+    await b.expect('overlap true')
     assert.deepEqual([flags[0], flags[1]], [1, 1])
     assert.equal(rw.readers, 2)
     assert.equal(rw.writeLocked, false)
-    assert.equal(rw.tryWriteLock(), 'busy')
-    assert.equal(rw.writeLock({ timeout: 30 }), 'timed-out')
+    assert.equal(rw.tryWriteLock(), false)
+    assert.equal(rw.writeLock({ timeout: 30 }), false)
     assert.equal(rw.writeLocked, false, 'a writer that timed out leaves no trace')
-    assert.equal(rw.tryReadLock(), 'ok', 'a third reader joins')
+    assert.equal(rw.tryReadLock(), true, 'a third reader joins')
     rw.unlock()
     const p = rw.writeLockAsync({ timeout: 10000 })
     await delay(20)
@@ -539,7 +539,7 @@ test('RwLock: readers in two processes hold read locks at the same time; writers
     await a.expect('released')
     b.send('release')
     await b.expect('released')
-    assert.equal(await p, 'ok')
+    assert.equal(await p, true)
     assert.equal(rw.writeLocked, true)
     assert.equal(rw.readers, 0)
     rw.unlock()
@@ -548,23 +548,23 @@ test('RwLock: readers in two processes hold read locks at the same time; writers
 test('RwLock: a writer keeps readers of another process out until it unlocks', async (t) => {
   const { seg, name } = namedSegment(t, 4096)
   const rw = RwLock.init(seg, 0)
-  assert.equal(rw.writeLock(), 'ok')
+  assert.equal(rw.writeLock(), true)
   const probe = startChild(t, { op: 'try', kind: 'read', name, offset: 0 })
-  await probe.expect('busy')
+  await probe.expect('false')
   const probe2 = startChild(t, { op: 'try', kind: 'write', name, offset: 0 })
-  await probe2.expect('busy')
+  await probe2.expect('false')
   const reader = startChild(t, { op: 'hold', kind: 'read', name, offset: 0, waitGo: true })
   await reader.expect('ready')
   reader.send('go')
   // The reader is now waiting; it must not get the lock while this writer holds it.
   await assert.rejects(reader.line(300), /no line/)
   rw.unlock()
-  await reader.expect('held ok')
+  await reader.expect('held true')
   assert.equal(rw.readers, 1)
-  assert.equal(rw.tryWriteLock(), 'busy')
+  assert.equal(rw.tryWriteLock(), false)
   reader.send('release')
   await reader.expect('released')
-  assert.equal(rw.tryWriteLock(), 'ok')
+  assert.equal(rw.tryWriteLock(), true)
   rw.unlock()
 })
 
@@ -576,32 +576,32 @@ test('RwLock: read locks stack, unlock releases one at a time; not recursive for
     const { seg } = namedSegment(t, 4096)
     const rw = RwLock.init(seg, 0)
     assert.throws(() => rw.unlock(), code('ERR_SHMEM_NOT_OWNER'))
-    assert.equal(rw.readLock(), 'ok')
-    assert.equal(rw.tryReadLock(), 'ok')
+    assert.equal(rw.readLock(), true)
+    assert.equal(rw.tryReadLock(), true)
     assert.equal(rw.readers, 2)
     assert.throws(() => rw.writeLock(), code('ERR_SHMEM_WOULD_DEADLOCK'))
     assert.equal(rw.writeLocked, false, 'the refused writer gave its word back')
-    assert.equal(rw.writeLock({ timeout: 20 }), 'timed-out')
+    assert.equal(rw.writeLock({ timeout: 20 }), false)
     assert.equal(rw.writeLocked, false)
-    assert.equal(rw.tryWriteLock(), 'busy')
+    assert.equal(rw.tryWriteLock(), false)
     rw.unlock()
     assert.equal(rw.readers, 1)
     rw.unlock()
     assert.equal(rw.readers, 0)
     assert.throws(() => rw.unlock(), code('ERR_SHMEM_NOT_OWNER'))
 
-    assert.equal(rw.writeLock(), 'ok')
+    assert.equal(rw.writeLock(), true)
     assert.equal(rw.writeLocked, true)
     assert.throws(() => rw.readLock(), code('ERR_SHMEM_WOULD_DEADLOCK'))
     assert.throws(() => rw.writeLock(), code('ERR_SHMEM_WOULD_DEADLOCK'))
-    assert.equal(rw.readLock({ timeout: 10 }), 'timed-out')
-    assert.equal(rw.tryReadLock(), 'busy')
-    assert.equal(rw.tryWriteLock(), 'busy')
+    assert.equal(rw.readLock({ timeout: 10 }), false)
+    assert.equal(rw.tryReadLock(), false)
+    assert.equal(rw.tryWriteLock(), false)
     rw.unlock()
     assert.equal(rw.writeLocked, false)
     assert.throws(() => rw.unlock(), code('ERR_SHMEM_NOT_OWNER'))
     // A read lock taken through another object over the same bytes is released by this one.
-    assert.equal(RwLock.attach(seg, 0).readLock(), 'ok')
+    assert.equal(RwLock.attach(seg, 0).readLock(), true)
     rw.unlock()
     assert.equal(rw.readers, 0)
   })
@@ -609,12 +609,12 @@ test('RwLock: read locks stack, unlock releases one at a time; not recursive for
 test('RwLock: more than maxReaders readers wait for a slot', (t) => {
   const { seg } = namedSegment(t, 4096)
   const rw = RwLock.init(seg, 0)
-  for (let k = 0; k < RwLock.maxReaders; k++) assert.equal(rw.tryReadLock(), 'ok')
+  for (let k = 0; k < RwLock.maxReaders; k++) assert.equal(rw.tryReadLock(), true)
   assert.equal(rw.readers, RwLock.maxReaders)
-  assert.equal(rw.tryReadLock(), 'busy')
-  assert.equal(rw.readLock({ timeout: 20 }), 'timed-out')
+  assert.equal(rw.tryReadLock(), false)
+  assert.equal(rw.readLock({ timeout: 20 }), false)
   rw.unlock()
-  assert.equal(rw.tryReadLock(), 'ok')
+  assert.equal(rw.tryReadLock(), true)
   for (let k = 0; k < RwLock.maxReaders; k++) rw.unlock()
   assert.equal(rw.readers, 0)
 })
@@ -625,9 +625,9 @@ test('RwLock: readLockAsync / writeLockAsync keep the loop running, time out, ab
 
   // A writer (another thread) holds it: readers and writers wait.
   const w = holderWorker(t, name, 'write')
-  assert.deepEqual(await w.next(), { held: 'ok' })
-  assert.equal(await rw.readLockAsync({ timeout: 20 }), 'timed-out')
-  assert.equal(await rw.writeLockAsync({ timeout: 20 }), 'timed-out')
+  assert.deepEqual(await w.next(), { held: true })
+  assert.equal(await rw.readLockAsync({ timeout: 20 }), false)
+  assert.equal(await rw.writeLockAsync({ timeout: 20 }), false)
   let ac = new AbortController()
   let p = rw.readLockAsync({ signal: ac.signal })
   setTimeout(() => ac.abort(), 10)
@@ -641,7 +641,7 @@ test('RwLock: readLockAsync / writeLockAsync keep the loop running, time out, ab
   let ticks = 0
   const timer = setInterval(() => { if (++ticks === 3) w.post('release') }, 5)
   t.after(() => clearInterval(timer))
-  assert.equal(await rw.readLockAsync(), 'ok')
+  assert.equal(await rw.readLockAsync(), true)
   clearInterval(timer)
   assert.ok(ticks >= 3)
   await w.next()
@@ -650,8 +650,8 @@ test('RwLock: readLockAsync / writeLockAsync keep the loop running, time out, ab
   // A reader (another thread) holds it: a writer waits for it to leave, and an abort of that
   // wait gives the writer word back (readers may enter again).
   const r = holderWorker(t, name, 'read')
-  assert.deepEqual(await r.next(), { held: 'ok' })
-  assert.equal(await rw.writeLockAsync({ timeout: 20 }), 'timed-out')
+  assert.deepEqual(await r.next(), { held: true })
+  assert.equal(await rw.writeLockAsync({ timeout: 20 }), false)
   assert.equal(rw.writeLocked, false)
   ac = new AbortController()
   p = rw.writeLockAsync({ signal: ac.signal })
@@ -660,12 +660,12 @@ test('RwLock: readLockAsync / writeLockAsync keep the loop running, time out, ab
   ac.abort()
   await assert.rejects(p, isAbort)
   assert.equal(rw.writeLocked, false)
-  assert.equal(rw.tryReadLock(), 'ok')
+  assert.equal(rw.tryReadLock(), true)
   rw.unlock()
   let ticks2 = 0
   const timer2 = setInterval(() => { if (++ticks2 === 3) r.post('release') }, 5)
   t.after(() => clearInterval(timer2))
-  assert.equal(await rw.writeLockAsync(), 'ok')
+  assert.equal(await rw.writeLockAsync(), true)
   clearInterval(timer2)
   assert.ok(ticks2 >= 3)
   rw.unlock()
@@ -674,10 +674,10 @@ test('RwLock: readLockAsync / writeLockAsync keep the loop running, time out, ab
 test('RwLock: withReadLock / withWriteLock', async (t) => {
   const { seg } = namedSegment(t, 4096)
   const rw = RwLock.init(seg, 0)
-  assert.equal(await rw.withReadLock(async (r) => { assert.equal(rw.readers, 1); return r }), 'ok')
+  assert.equal(await rw.withReadLock(async (r) => { assert.equal(rw.readers, 1); return r }), true)
   assert.equal(rw.readers, 0)
   assert.equal(await rw.withWriteLock((r) => { assert.equal(rw.writeLocked, true); return r }),
-    'ok')
+    true)
   assert.equal(rw.writeLocked, false)
   await assert.rejects(rw.withWriteLock(() => { throw new Error('w') }), /w/)
   assert.equal(rw.writeLocked, false)
@@ -699,7 +699,7 @@ test('RwLock: a task of this thread holds a read lock while another waits to wri
   // must release the read lock it holds, not the write lock this thread does not hold yet.
   const { seg } = namedSegment(t, 4096)
   const rw = RwLock.init(seg, 0)
-  assert.equal(await rw.readLockAsync(), 'ok')
+  assert.equal(await rw.readLockAsync(), true)
   const wp = rw.writeLockAsync({ timeout: 1500 })
   await delay(10)
   assert.equal(rw.readers, 1)
@@ -707,7 +707,7 @@ test('RwLock: a task of this thread holds a read lock while another waits to wri
   const readersAfter = rw.readers
   const r = await wp
   assert.equal(readersAfter, 0, 'unlock() released the read lock')
-  assert.equal(r, 'ok')
+  assert.equal(r, true)
   assert.equal(rw.writeLocked, true)
   rw.unlock()
   assert.equal(rw.writeLocked, false)
@@ -739,11 +739,11 @@ test('Semaphore: counts, tryWait, wait with timeout, post, overflow', (t) => {
   const s = Semaphore.init(seg, 0, 2)
   assert.equal(s.value, 2)
   assert.equal(s.tryWait(), true)
-  assert.equal(s.wait(), 'ok')
+  assert.equal(s.wait(), true)
   assert.equal(s.tryWait(), false)
   assert.equal(s.value, 0)
-  assert.equal(s.wait({ timeout: 20 }), 'timed-out')
-  assert.equal(s.wait({ timeout: 0 }), 'timed-out')
+  assert.equal(s.wait({ timeout: 20 }), false)
+  assert.equal(s.wait({ timeout: 0 }), false)
   s.post()
   s.post(3)
   assert.equal(s.value, 4)
@@ -764,12 +764,12 @@ test('Semaphore: counts, tryWait, wait with timeout, post, overflow', (t) => {
 test('Semaphore: waitAsync keeps the loop running, times out, aborts', async (t) => {
   const { seg } = namedSegment(t, 4096)
   const s = Semaphore.init(seg, 0, 0)
-  assert.equal(await s.waitAsync({ timeout: 20 }), 'timed-out')
-  assert.equal(await s.waitAsync({ timeout: 0 }), 'timed-out')
+  assert.equal(await s.waitAsync({ timeout: 20 }), false)
+  assert.equal(await s.waitAsync({ timeout: 0 }), false)
   let ticks = 0
   const timer = setInterval(() => { if (++ticks === 3) s.post() }, 5)
   t.after(() => clearInterval(timer))
-  assert.equal(await s.waitAsync(), 'ok')
+  assert.equal(await s.waitAsync(), true)
   clearInterval(timer)
   assert.ok(ticks >= 3)
   assert.equal(s.value, 0)
@@ -780,7 +780,7 @@ test('Semaphore: waitAsync keeps the loop running, times out, aborts', async (t)
   await assert.rejects(s.waitAsync({ signal: ac.signal }), isAbort)
   s.post()
   assert.equal(s.value, 1, 'an aborted wait took nothing')
-  assert.equal(await s.waitAsync({ signal: new AbortController().signal }), 'ok')
+  assert.equal(await s.waitAsync({ signal: new AbortController().signal }), true)
 })
 
 test('Semaphore: a post from this process wakes a wait() in another', async (t) => {
@@ -791,7 +791,7 @@ test('Semaphore: a post from this process wakes a wait() in another', async (t) 
   c.send('go')
   await assert.rejects(c.line(200), /no line/)
   s.post()
-  await c.expect('held ok')
+  await c.expect('held true')
   assert.equal(s.value, 0)
   c.send('release') // the child posts
   await c.expect('released')
@@ -820,7 +820,7 @@ test('Mutex: kill -9 of the holder, 100 times: each next lock() returns recovere
       if (started < ROUNDS) spawnOne()
       await c.expect('ready')
       c.send('go')
-      await c.expect('held ok')
+      await c.expect('held true')
       assert.equal(m.locked, true)
       c.kill('SIGKILL')
       const { signal } = await c.exited
@@ -831,7 +831,7 @@ test('Mutex: kill -9 of the holder, 100 times: each next lock() returns recovere
       m.unlock()
     }
     t.diagnostic(`${ROUNDS} rounds in ${Math.round(performance.now() - t0)} ms`)
-    assert.equal(m.tryLock(), 'ok')
+    assert.equal(m.tryLock(), true)
     m.unlock()
   })
 
@@ -843,10 +843,10 @@ test('Mutex: kill -9 of the holder while this thread blocks in lock() at once (n
     const { seg, name } = namedSegment(t, 4096)
     const m = Mutex.init(seg, 0)
     const c = startChild(t, { op: 'hold', kind: 'mutex', name, offset: 0 })
-    await c.expect('held ok')
+    await c.expect('held true')
     c.kill('SIGKILL')
     const r = m.lock({ timeout: 1000 })
-    if (r !== 'timed-out') m.unlock()
+    if (r) m.unlock()
     assert.equal(r, 'recovered')
   })
 
@@ -854,7 +854,7 @@ test('Mutex: kill -9 of the holder during lockAsync: recovered within 1 s', asyn
   const { seg, name } = namedSegment(t, 4096)
   const m = Mutex.init(seg, 0)
   const c = startChild(t, { op: 'hold', kind: 'mutex', name, offset: 0 })
-  await c.expect('held ok')
+  await c.expect('held true')
   const p = m.lockAsync({ timeout: 1500 })
   await delay(20)
   c.kill('SIGKILL')
@@ -863,7 +863,7 @@ test('Mutex: kill -9 of the holder during lockAsync: recovered within 1 s', asyn
   t.diagnostic(`recovered ${Math.round(performance.now() - t0)} ms after the kill`)
   assert.equal(m.recoveries, 1)
   m.unlock()
-  assert.equal(m.tryLock(), 'ok')
+  assert.equal(m.tryLock(), true)
   m.unlock()
 })
 
@@ -871,12 +871,12 @@ test('Mutex: tryLock takes over from a dead holder', async (t) => {
   const { seg, name } = namedSegment(t, 4096)
   const m = Mutex.init(seg, 0)
   const c = startChild(t, { op: 'hold', kind: 'mutex', name, offset: 0 })
-  await c.expect('held ok')
-  assert.equal(m.tryLock(), 'busy')
+  await c.expect('held true')
+  assert.equal(m.tryLock(), false)
   c.kill('SIGKILL')
   await c.exited
   assert.equal(m.tryLock(), 'recovered')
-  assert.equal(m.tryLock(), 'busy')
+  assert.equal(m.tryLock(), false)
   m.unlock()
 })
 
@@ -886,8 +886,8 @@ test('Mutex: a worker thread that ends holding the lock: next lock() recovered w
     const m = Mutex.init(seg, 0)
     // Ends by itself (process.exit() in the worker ends its thread).
     const w = holderWorker(t, name, 'mutex')
-    assert.deepEqual(await w.next(), { held: 'ok' })
-    assert.equal(m.tryLock(), 'busy')
+    assert.deepEqual(await w.next(), { held: true })
+    assert.equal(m.tryLock(), false)
     w.post('exit')
     assert.equal(await w.exited, 0)
     assert.equal(m.lock({ timeout: 1000 }), 'recovered')
@@ -895,7 +895,7 @@ test('Mutex: a worker thread that ends holding the lock: next lock() recovered w
     m.unlock()
     // Terminated from outside.
     const w2 = holderWorker(t, name, 'mutex')
-    assert.deepEqual(await w2.next(), { held: 'ok' })
+    assert.deepEqual(await w2.next(), { held: true })
     await w2.worker.terminate()
     assert.equal(await m.lockAsync({ timeout: 1000 }), 'recovered')
     assert.equal(m.recoveries, 2)
@@ -905,7 +905,7 @@ test('Mutex: a worker thread that ends holding the lock: next lock() recovered w
       const m = shmem.Mutex.attach(shmem.open(workerData.name), 0)
       parentPort.postMessage(m.lock())
     `, { name })
-    assert.equal(await w3.next(), 'ok')
+    assert.equal(await w3.next(), true)
     await w3.exited
     assert.equal(m.lock({ timeout: 1000 }), 'recovered')
     m.unlock()
@@ -915,14 +915,14 @@ test('RwLock: kill -9 of a writer: the next writer gets recovered within 1 s', a
   const { seg, name } = namedSegment(t, 4096)
   const rw = RwLock.init(seg, 0)
   const c = startChild(t, { op: 'hold', kind: 'write', name, offset: 0 })
-  await c.expect('held ok')
+  await c.expect('held true')
   assert.equal(rw.writeLocked, true)
   c.kill('SIGKILL')
   await c.exited
   assert.equal(rw.writeLock({ timeout: 1000 }), 'recovered')
   assert.equal(rw.recoveries, 1)
   rw.unlock()
-  assert.equal(rw.tryReadLock(), 'ok')
+  assert.equal(rw.tryReadLock(), true)
   rw.unlock()
 })
 
@@ -930,7 +930,7 @@ test('RwLock: kill -9 of a writer: the next reader gets recovered within 1 s', a
   const { seg, name } = namedSegment(t, 4096)
   const rw = RwLock.init(seg, 0)
   const c = startChild(t, { op: 'hold', kind: 'write', name, offset: 0 })
-  await c.expect('held ok')
+  await c.expect('held true')
   c.kill('SIGKILL')
   await c.exited
   assert.equal(await rw.readLockAsync({ timeout: 1000 }), 'recovered')
@@ -944,28 +944,28 @@ test('RwLock: kill -9 of a reader: a writer then gets the lock within 1 s', asyn
   const rw = RwLock.init(seg, 0)
   const a = startChild(t, { op: 'hold', kind: 'read', name, offset: 0 })
   const b = startChild(t, { op: 'hold', kind: 'read', name, offset: 0 })
-  await a.expect('held ok')
-  await b.expect('held ok')
+  await a.expect('held true')
+  await b.expect('held true')
   assert.equal(rw.readers, 2)
   a.kill('SIGKILL')
   await a.exited
   // One live reader still keeps the writer out.
-  assert.equal(rw.writeLock({ timeout: 250 }), 'timed-out')
+  assert.equal(rw.writeLock({ timeout: 250 }), false)
   assert.equal(rw.readers, 1, 'the dead reader\'s slot was cleared')
   b.kill('SIGKILL')
   await b.exited
   const r = rw.writeLock({ timeout: 1000 })
-  assert.ok(r === 'ok' || r === 'recovered', r)
+  assert.ok(r === true || r === 'recovered', String(r))
   assert.equal(rw.readers, 0)
   rw.unlock()
   // And through the async form.
   const c = startChild(t, { op: 'hold', kind: 'read', name, offset: 0 })
-  await c.expect('held ok')
+  await c.expect('held true')
   const p = rw.writeLockAsync({ timeout: 1500 })
   await delay(20)
   c.kill('SIGKILL')
   const r2 = await p
-  assert.ok(r2 === 'ok' || r2 === 'recovered', r2)
+  assert.ok(r2 === true || r2 === 'recovered', String(r2))
   rw.unlock()
 })
 
@@ -973,17 +973,229 @@ test('RwLock: worker threads that end holding a read or the write lock', async (
   const { seg, name } = namedSegment(t, 4096)
   const rw = RwLock.init(seg, 0)
   const r = holderWorker(t, name, 'read')
-  assert.deepEqual(await r.next(), { held: 'ok' })
+  assert.deepEqual(await r.next(), { held: true })
   r.post('exit')
   await r.exited
   const got = rw.writeLock({ timeout: 1000 })
-  assert.ok(got === 'ok' || got === 'recovered', got)
+  assert.ok(got === true || got === 'recovered', String(got))
   rw.unlock()
   const w = holderWorker(t, name, 'write')
-  assert.deepEqual(await w.next(), { held: 'ok' })
+  assert.deepEqual(await w.next(), { held: true })
   w.post('exit')
   await w.exited
   assert.equal(rw.writeLock({ timeout: 1000 }), 'recovered')
   rw.unlock()
   assert.equal(rw.readers, 0)
 })
+
+// ---------------------------------------------------------------------------------------
+// Acquire results: true when held, 'recovered' when taken from a dead holder, false when
+// busy or timed out. No failure is truthy, so `if (lock.tryLock())` reads as it should.
+
+// Every acquire of every kind, for a lock of `kind` at `lock`: [name, call] pairs. The
+// timed calls wait 20 ms (or not at all) when the lock is not to be had.
+function acquires (kind, lock) {
+  switch (kind) {
+    case 'mutex': return [
+      ['tryLock', () => lock.tryLock()],
+      ['lock', () => lock.lock({ timeout: 20 })],
+      ['lock(timeout 0)', () => lock.lock({ timeout: 0 })],
+      ['lockAsync', () => lock.lockAsync({ timeout: 20 })],
+      ['lockAsync(timeout 0)', () => lock.lockAsync({ timeout: 0 })]
+    ]
+    case 'read': return [
+      ['tryReadLock', () => lock.tryReadLock()],
+      ['readLock', () => lock.readLock({ timeout: 20 })],
+      ['readLockAsync', () => lock.readLockAsync({ timeout: 20 })]
+    ]
+    case 'write': return [
+      ['tryWriteLock', () => lock.tryWriteLock()],
+      ['writeLock', () => lock.writeLock({ timeout: 20 })],
+      ['writeLock(timeout 0)', () => lock.writeLock({ timeout: 0 })],
+      ['writeLockAsync', () => lock.writeLockAsync({ timeout: 20 })]
+    ]
+    case 'sem': return [
+      ['wait', () => lock.wait({ timeout: 20 })],
+      ['wait(timeout 0)', () => lock.wait({ timeout: 0 })],
+      ['waitAsync', () => lock.waitAsync({ timeout: 20 })],
+      ['waitAsync(timeout 0)', () => lock.waitAsync({ timeout: 0 })]
+    ]
+  }
+}
+
+test('every acquire returns exactly true when it gets the lock', async (t) => {
+  const { seg } = namedSegment(t, 4096)
+  const locks = {
+    mutex: Mutex.init(seg, 0),
+    read: RwLock.init(seg, 1024),
+    write: RwLock.attach(seg, 1024),
+    sem: Semaphore.init(seg, 64, 0)
+  }
+  for (const [kind, lock] of Object.entries(locks)) {
+    for (const [what, call] of acquires(kind, lock)) {
+      if (kind === 'sem') lock.post()
+      assert.strictEqual(await call(), true, `${kind} ${what}`)
+      if (kind === 'sem') assert.equal(lock.value, 0, `${what} took the unit`)
+      else lock.unlock()
+    }
+  }
+  // The untimed forms too, and the with* helpers hand fn the same true.
+  assert.strictEqual(locks.mutex.lock(), true)
+  locks.mutex.unlock()
+  assert.strictEqual(await locks.mutex.lockAsync(), true)
+  locks.mutex.unlock()
+  assert.strictEqual(locks.mutex.withLockSync((r) => r), true)
+  assert.strictEqual(await locks.read.withReadLock((r) => r), true)
+  assert.strictEqual(await locks.write.withWriteLock((r) => r), true)
+  locks.sem.post()
+  assert.strictEqual(locks.sem.wait(), true)
+  locks.sem.post()
+  assert.strictEqual(await locks.sem.waitAsync(), true)
+})
+
+// A worker thread that takes `take` (code over `lock`, the lock of `type` at `offset`),
+// reports what it returned, and lets go when told to.
+function heldElsewhere (t, name, type, offset, take) {
+  return startWorker(t, `
+    const lock = shmem[workerData.type].attach(shmem.open(workerData.name), workerData.offset)
+    parentPort.postMessage(${take})
+    await new Promise((resolve) => parentPort.once('message', resolve))
+    lock.unlock()
+    parentPort.postMessage('released')
+  `, { name, type, offset })
+}
+
+test('every acquire returns exactly false when another thread holds the lock', async (t) => {
+  const { seg, name } = namedSegment(t, 4096)
+  const m = Mutex.init(seg, 0)
+  const rw = RwLock.init(seg, 1024)
+  const sem = Semaphore.init(seg, 3072, 0) // a count of 0: every unit is held elsewhere
+  const mutexHolder = heldElsewhere(t, name, 'Mutex', 0, 'lock.lock()')
+  const writer = heldElsewhere(t, name, 'RwLock', 1024, 'lock.writeLock()')
+  assert.strictEqual(await mutexHolder.next(), true)
+  assert.strictEqual(await writer.next(), true)
+  const calls = [
+    ...acquires('mutex', m),
+    ...acquires('read', rw),
+    ...acquires('write', rw),
+    ...acquires('sem', sem)
+  ]
+  for (const [what, call] of calls) {
+    const r = await call()
+    assert.strictEqual(r, false, what)
+    let entered = false
+    if (r) entered = true
+    assert.equal(entered, false, `if (${what}()) entered its branch with ${String(r)}`)
+  }
+  assert.equal(rw.writeLocked, true, 'the writers that gave up left the worker its lock')
+  assert.equal(rw.readers, 0)
+  assert.equal(sem.value, 0)
+  // The with* helpers throw ERR_SHMEM_TIMED_OUT rather than run fn without the lock.
+  let ran = false
+  assert.throws(() => m.withLockSync(() => { ran = true }, { timeout: 20 }),
+    code('ERR_SHMEM_TIMED_OUT'))
+  await assert.rejects(m.withLock(() => { ran = true }, { timeout: 20 }),
+    code('ERR_SHMEM_TIMED_OUT'))
+  await assert.rejects(rw.withReadLock(() => { ran = true }, { timeout: 20 }),
+    code('ERR_SHMEM_TIMED_OUT'))
+  await assert.rejects(rw.withWriteLock(() => { ran = true }, { timeout: 0 }),
+    code('ERR_SHMEM_TIMED_OUT'))
+  assert.equal(ran, false)
+  for (const w of [mutexHolder, writer]) {
+    w.post('release')
+    assert.equal(await w.next(), 'released')
+  }
+  // A reader elsewhere keeps writers out, and lets readers in.
+  const reader = heldElsewhere(t, name, 'RwLock', 1024, 'lock.readLock()')
+  assert.strictEqual(await reader.next(), true)
+  for (const [what, call] of acquires('write', rw)) {
+    assert.strictEqual(await call(), false, `${what} with a reader elsewhere`)
+  }
+  assert.strictEqual(rw.tryReadLock(), true, 'readers share')
+  rw.unlock()
+  reader.post('release')
+  assert.equal(await reader.next(), 'released')
+})
+
+test('if (lock.tryLock()) in a worker does not enter its branch while the lock is held here',
+  async (t) => {
+    const { seg, name } = namedSegment(t, 4096)
+    const m = Mutex.init(seg, 0)
+    const rw = RwLock.init(seg, 1024)
+    const s = Semaphore.init(seg, 3072, 0)
+    assert.strictEqual(m.lock(), true)
+    assert.strictEqual(rw.writeLock(), true)
+    const w = startWorker(t, `
+      const seg = shmem.open(workerData.name)
+      const m = shmem.Mutex.attach(seg, 0)
+      const rw = shmem.RwLock.attach(seg, 1024)
+      const s = shmem.Semaphore.attach(seg, 3072)
+      const entered = []
+      if (m.tryLock()) entered.push('tryLock')
+      if (m.lock({ timeout: 10 })) entered.push('lock')
+      if (await m.lockAsync({ timeout: 10 })) entered.push('lockAsync')
+      if (rw.tryReadLock()) entered.push('tryReadLock')
+      if (rw.tryWriteLock()) entered.push('tryWriteLock')
+      if (rw.readLock({ timeout: 10 })) entered.push('readLock')
+      if (await rw.writeLockAsync({ timeout: 10 })) entered.push('writeLockAsync')
+      if (s.tryWait()) entered.push('tryWait')
+      if (s.wait({ timeout: 10 })) entered.push('wait')
+      if (await s.waitAsync({ timeout: 10 })) entered.push('waitAsync')
+      parentPort.postMessage(entered)
+      // Once they are free, the same tests enter.
+      await new Promise((resolve) => parentPort.once('message', resolve))
+      const now = []
+      if (m.tryLock()) { now.push('tryLock'); m.unlock() }
+      if (rw.tryWriteLock()) { now.push('tryWriteLock'); rw.unlock() }
+      if (s.wait({ timeout: 1000 })) now.push('wait')
+      parentPort.postMessage(now)
+    `, { name })
+    assert.deepEqual(await w.next(), [])
+    m.unlock()
+    rw.unlock()
+    s.post()
+    w.post('go')
+    assert.deepEqual(await w.next(), ['tryLock', 'tryWriteLock', 'wait'])
+  })
+
+test('every Mutex and RwLock acquire returns \'recovered\' from a holder killed with -9',
+  async (t) => {
+    const { seg, name } = namedSegment(t, 65536)
+    // One lock per acquire method, each held by a child of its own; all killed at once.
+    const cases = [
+      ['mutex', 'tryLock', (l) => l.tryLock()],
+      ['mutex', 'lock', (l) => l.lock({ timeout: 1000 })],
+      ['mutex', 'lockAsync', (l) => l.lockAsync({ timeout: 1000 })],
+      ['write', 'tryWriteLock', (l) => l.tryWriteLock()],
+      ['write', 'writeLock', (l) => l.writeLock({ timeout: 1000 })],
+      ['write', 'writeLockAsync', (l) => l.writeLockAsync({ timeout: 1000 })],
+      ['write', 'tryReadLock', (l) => l.tryReadLock()],
+      ['write', 'readLock', (l) => l.readLock({ timeout: 1000 })],
+      ['write', 'readLockAsync', (l) => l.readLockAsync({ timeout: 1000 })]
+    ].map(([kind, what, call], k) => {
+      const offset = k * 2048
+      const lock = kind === 'mutex' ? Mutex.init(seg, offset) : RwLock.init(seg, offset)
+      const child = startChild(t, { op: 'hold', kind, name, offset })
+      return { kind, what, call, lock, child }
+    })
+    for (const c of cases) await c.child.expect('held true')
+    for (const c of cases) c.child.kill('SIGKILL')
+    for (const c of cases) assert.equal((await c.child.exited).signal, 'SIGKILL')
+    for (const { what, call, lock } of cases) {
+      const r = await call(lock)
+      assert.strictEqual(r, 'recovered', what)
+      let entered = false
+      if (r) entered = true // held: the branch is entered
+      assert.equal(entered, true)
+      assert.equal(lock.recoveries, 1, what)
+      lock.unlock()
+      if (/read/i.test(what)) {
+        // Every reader hears it until a writer has had the lock (docs/locks.md).
+        assert.strictEqual(lock.tryWriteLock(), 'recovered', `a writer after ${what}`)
+        lock.unlock()
+      }
+      // Recovered once: the next acquire is a plain true.
+      assert.strictEqual(await call(lock), true, `${what} again`)
+      lock.unlock()
+    }
+  })

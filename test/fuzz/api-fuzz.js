@@ -435,7 +435,7 @@ async function workerRound (c) {
   // The locks and the channel still work for this thread.
   mutex.unlock()
   rw.unlock()
-  if (mutex.tryLock() !== 'ok') report('lock-unusable-after-terminate', { message: `case ${what}` })
+  if (mutex.tryLock() !== true) report('lock-unusable-after-terminate', { message: `case ${what}` })
   mutex.unlock()
   ch.send('after')
   if (ch.receive() === null) report('channel-unusable-after-terminate', { message: `case ${what}` })

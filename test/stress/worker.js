@@ -144,7 +144,7 @@ function holdFor () {
 }
 
 function result (r) {
-  if (r === 'timed-out') { ledger.add(H.timedOut); return false }
+  if (r === false) { ledger.add(H.timedOut); return false }
   if (r === 'recovered') ledger.add(H.recovered)
   ledger.add(H.progress)
   return true

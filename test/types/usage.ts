@@ -2,7 +2,8 @@
 // used as the README shows it, so that index.d.ts and the compat declarations stay in step.
 import shmem, {
   create, open, openOrCreate, unlink, memfd, fromFd, mapFile, sysv, map, constants, pageSize,
-  Segment, Mutex, RwLock, Semaphore, wait, waitAsync, notify, AbortError, Channel, gc, list
+  Segment, Mutex, RwLock, Semaphore, wait, waitAsync, notify, AbortError, Channel, gc, list,
+  LockResult
 } from '../../index'
 import sta = require('../../compat/shm-typed-array')
 import mmapIo = require('../../compat/mmap-io')
@@ -21,24 +22,58 @@ async function main (): Promise<void> {
   seg.advise('willneed')
   seg.sync({ async: true })
   const res: { residentPages: number, totalPages: number } = seg.residency()
-  const locked: 'ok' | 'timed-out' = seg.lock('exclusive', { timeout: 10 })
+  const locked: boolean = seg.lock('exclusive', { timeout: 10 })
   const tried: boolean = seg.tryLock('shared')
-  const later: 'ok' | 'timed-out' = await seg.lockAsync('shared', { signal: AbortSignal.timeout(10) })
+  const later: boolean = await seg.lockAsync('shared', { signal: AbortSignal.timeout(10) })
   seg.unlock()
 
   const m: Mutex = Mutex.init(seg, 128)
-  const r1: 'ok' | 'recovered' | 'timed-out' = m.lock({ timeout: 5 })
-  const r2: 'ok' | 'recovered' | 'busy' = m.tryLock()
+  const r1: boolean | 'recovered' = m.lock({ timeout: 5 })
+  const r2: LockResult = m.tryLock()
   m.unlock()
   const n: number = await m.withLock(async (how) => (how === 'recovered' ? 1 : 2))
+  // fn runs only with the lock held: its result is never false.
+  const heldInFn: true | 'recovered' = m.withLockSync((how) => how)
   const s: string = m.withLockSync(() => 'x')
   const rw: RwLock = RwLock.attach(seg, 256)
-  const r3: 'ok' | 'recovered' | 'timed-out' = await rw.writeLockAsync()
+  const r3: boolean | 'recovered' = await rw.writeLockAsync()
   rw.unlock()
   const sem: Semaphore = Semaphore.init(seg, 2048, 1)
-  const r4: 'ok' | 'timed-out' = sem.wait()
+  const r4: boolean = sem.wait()
+  const r5: boolean = await sem.waitAsync({ timeout: 5 })
   sem.post(2)
   const value: number = sem.value
+
+  // No failure is truthy: `if (m.tryLock())` narrows to the held results inside the branch,
+  // and to false outside it.
+  const tried2 = m.tryLock()
+  if (tried2) {
+    const held: true | 'recovered' = tried2
+    // @ts-expect-error 'recovered' is held too: the branch is not only `true`
+    const onlyTrue: true = tried2
+    void [held, onlyTrue]
+    m.unlock()
+  } else {
+    const busy: false = tried2
+    // @ts-expect-error a failed acquire is not held
+    const wronglyHeld: true | 'recovered' = tried2
+    void [busy, wronglyHeld]
+  }
+  const waited = await rw.readLockAsync({ timeout: 5 })
+  if (!waited) {
+    const timedOut: false = waited
+    void timedOut
+  }
+  // @ts-expect-error an acquire that may fail is not a held lock until it is tested
+  const unchecked: true | 'recovered' = rw.tryWriteLock()
+  // @ts-expect-error no acquire answers with a string for a failure any more
+  if (m.tryLock() === 'busy') m.unlock()
+  const fileHeld = seg.tryLock('exclusive')
+  if (fileHeld) {
+    const yes: true = fileHeld
+    void yes
+  }
+
   const w1: 'ok' | 'not-equal' | 'timed-out' = wait(words, 0, 0, 1)
   const w2: 'ok' | 'not-equal' | 'timed-out' = await waitAsync(words, 0, 0, 1)
   const woken: number = notify(words, 0)
@@ -67,8 +102,8 @@ async function main (): Promise<void> {
   const key = shmmap.create(64)
   const ipc = new MmapIPC('/types-ipc', 4096, false)
   const mapped: Buffer = mmapIo.map(4096, mmapIo.PROT_READ, mmapIo.MAP_SHARED, 0)
-  void [created, buf, dv, res, locked, tried, later, r1, r2, n, s, r3, r4, value, w1, w2, woken,
-    isAbort, sent, got, later2, entries, removed, fd, file, v, raw, page, o, gone, arr, key, ipc,
+  void [created, buf, dv, res, locked, tried, later, r1, r2, n, heldInFn, unchecked, s, r3, r4,
+    r5, value, w1, w2, woken, isAbort, sent, got, later2, entries, removed, fd, file, v, raw, page, o, gone, arr, key, ipc,
     mapped]
 }
 void main
