@@ -147,7 +147,10 @@ function sync (buffer, a, b, c, d) {
     blocking = a
     invalidate = b
   } else {
-    // As the original: an offset or length of 0 (or none) means the default.
+    // As the original: an offset or length of 0 (or none) means the default. Anything but a
+    // number is refused before any arithmetic on it.
+    if (a !== undefined && typeof a !== 'number') throw invalidArgType('offset', 'of type number', a)
+    if (b !== undefined && typeof b !== 'number') throw invalidArgType('length', 'of type number', b)
     offset = a || 0
     length = b || target.length - offset
     blocking = c
