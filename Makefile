@@ -12,7 +12,7 @@ LIBS = $(shell [ "$$(uname)" = Linux ] && echo -lpthread -lrt)
 
 all: out/libshmem.a
 
-out/obj/%.o: src/%.c include/shmem.h src/internal.h src/channel_internal.h
+out/obj/%.o: src/%.c include/shmem.h src/internal.h src/channel_internal.h src/shared_map_internal.h
 	@mkdir -p out/obj
 	$(CC) $(WARN) $(CFLAGS) -fPIC -Iinclude -c $< -o $@
 

@@ -17,6 +17,8 @@
         "src/futex.c",
         "src/memory.c",
         "src/segment.c",
+        "src/shared_map.c",
+        "src/shared_map_write.c",
         "src/sysv.c",
         "src/napi/binding.c",
         "src/napi/channel.c",
@@ -26,6 +28,7 @@
         "src/napi/memory.c",
         "src/napi/proc.c",
         "src/napi/segment.c",
+        "src/napi/shared_map.c",
         "src/napi/util.c",
         "src/napi/wait.c"
       ],

@@ -9,7 +9,7 @@ export default shmem
 export {
   create, open, openOrCreate, unlink, memfd, fromFd, mapFile, sysv, map, gc, list, constants,
   pageSize, hugePageSize, Segment, Mutex, RwLock, Semaphore, wait, waitAsync, notify,
-  AbortError, Channel
+  AbortError, Channel, SharedMap
 } from './index.js'
 
 export type {
@@ -17,5 +17,7 @@ export type {
   MemfdOptions, FromFdOptions, MapFileOptions, ViewOptions, SyncOptions, RangeOptions, Residency,
   SegmentStat, SysvStat, StatOf, FileLockMode, LockResult, TryLockResult, WaitResult,
   SyncWaitOptions, AsyncWaitOptions, Creator, ListEntry, GcEntry, ChannelKind, ChannelData,
-  ChannelOptions, ChannelCreateOptions, ChannelWaitOptions, ChannelAsyncOptions, ChannelStats
+  ChannelOptions, ChannelCreateOptions, ChannelWaitOptions, ChannelAsyncOptions, ChannelStats,
+  SharedMapEncoding, SharedMapKey, SharedMapValueOf, SharedMapOptions, SharedMapCreateOptions,
+  SharedMapSetOptions, SharedMapStats
 } from './index.js'

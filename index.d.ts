@@ -581,6 +581,107 @@ declare namespace shmem {
     stats (): ChannelStats
     close (): void
   }
+
+  export type SharedMapEncoding = 'buffer' | 'utf8' | 'json' | 'v8'
+  export type SharedMapKey = string | Buffer | NodeJS.TypedArray | DataView
+  /** The value type each encoding stores and gives back. */
+  export interface SharedMapValueOf {
+    buffer: Buffer
+    utf8: string
+    json: any
+    v8: any
+  }
+
+  export interface SharedMapOptions<E extends SharedMapEncoding = SharedMapEncoding> {
+    /** Entries, 1 to 2^26 (default 1024). */
+    capacity?: number
+    /** Longest key in bytes (UTF-8 for strings), 1 to 65536 (default 64). */
+    maxKeyBytes?: number
+    /** Longest stored value in bytes, 0 to 2^30 (default 1024). */
+    maxValueBytes?: number
+    /** What a full map does with a new key: evict one not read lately (default), or throw. */
+    evict?: 'lru' | 'none'
+    /** Default time to live of a set, in ms (default: none). */
+    ttl?: number
+    /** How values are stored (default 'json'). */
+    encoding?: E
+  }
+
+  export interface SharedMapCreateOptions<E extends SharedMapEncoding = SharedMapEncoding>
+    extends SharedMapOptions<E> {
+    /** Permission bits of the new POSIX object (default 0o600). */
+    mode?: number | string
+    /** Passed to shmem.create(). */
+    autoUnlink?: boolean
+  }
+
+  export interface SharedMapSetOptions {
+    /** ms until the key expires; 0 or Infinity: never; default: the map's ttl. */
+    ttl?: number
+  }
+
+  export interface SharedMapStats {
+    /** Live entries (expired ones count until a writer removes them). */
+    entries: number
+    /** Key and value bytes stored now. */
+    bytes: number
+    capacity: number
+    hits: number
+    misses: number
+    evictions: number
+    expirations: number
+    /** Writers that died holding the lock, whose work the next writer repaired. */
+    recoveries: number
+  }
+
+  /** A key-value cache in shared memory: every process on the host reads it at memory speed. */
+  export class SharedMap<V = any> implements Iterable<[string | Buffer, V]> {
+    private constructor ()
+    static byteLength (options?: SharedMapOptions): number
+    static create<E extends SharedMapEncoding = 'json'> (name: string,
+      options?: SharedMapCreateOptions<E>): SharedMap<SharedMapValueOf[E]>
+    /** Opens the map another process created (waits up to 100 ms for one being created). */
+    static open<V = any> (name: string): SharedMap<V>
+    static openOrCreate<E extends SharedMapEncoding = 'json'> (name: string,
+      options?: SharedMapCreateOptions<E>): SharedMap<SharedMapValueOf[E]>
+    /** Formats byteLength bytes of segment at offset (a multiple of 64) as an empty map. */
+    static init<E extends SharedMapEncoding = 'json'> (segment: Segment, offset: number,
+      byteLength: number, options?: SharedMapOptions<E>): SharedMap<SharedMapValueOf[E]>
+    static attach<V = any> (segment: Segment, offset?: number): SharedMap<V>
+    readonly capacity: number
+    readonly maxKeyBytes: number
+    readonly maxValueBytes: number
+    readonly evict: 'lru' | 'none'
+    readonly encoding: SharedMapEncoding
+    /** The default ttl in ms (0: none). */
+    readonly ttl: number
+    readonly segment: Segment
+    readonly closed: boolean
+    /** The number of entries. */
+    readonly size: number
+    get (key: SharedMapKey): V | undefined
+    /** Copies the stored bytes into target: how many, or -1 when absent. */
+    getInto (key: SharedMapKey, target: Buffer | NodeJS.TypedArray | DataView): number
+    has (key: SharedMapKey): boolean
+    set (key: SharedMapKey, value: V, options?: SharedMapSetOptions): this
+    delete (key: SharedMapKey): boolean
+    /** fn runs under the writer lock; its value is stored (undefined deletes the key). */
+    update (key: SharedMapKey, fn: (value: V | undefined) => V | undefined,
+      options?: SharedMapSetOptions): V | undefined
+    /** Adds by (default 1), as Redis INCRBY: the new value. */
+    increment (key: SharedMapKey, by?: number): number
+    clear (): void
+    /** Removes the expired keys now: how many. */
+    purgeStale (): number
+    stats (): SharedMapStats
+    /** Keys come back as strings when they were set as strings, else as Buffers. */
+    keys (): IterableIterator<string | Buffer>
+    values (): IterableIterator<V>
+    entries (): IterableIterator<[string | Buffer, V]>
+    [Symbol.iterator] (): IterableIterator<[string | Buffer, V]>
+    close (): void
+    [Symbol.dispose] (): void
+  }
 }
 
 export = shmem

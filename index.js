@@ -14,6 +14,7 @@ const { AbortError } = require('./lib/waiting')
 const { gc } = require('./lib/lifecycle')
 const { list } = require('./lib/list')
 const { Channel } = require('./lib/channel')
+const { SharedMap } = require('./lib/shared-map')
 
 const constants = Object.freeze({ ...binding.constants })
 
@@ -40,5 +41,6 @@ module.exports = {
   waitAsync,
   notify,
   AbortError,
-  Channel
+  Channel,
+  SharedMap
 }

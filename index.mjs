@@ -27,6 +27,7 @@ export const {
   waitAsync,
   notify,
   AbortError,
-  Channel
+  Channel,
+  SharedMap
 } = shmem
 export default shmem

@@ -27,6 +27,7 @@ extern "C" {
 #define SHMEM_ENOHUGEPAGES (-30002) /* huge pages asked for, and the system has none free */
 #define SHMEM_EBADSTATE (-30003)    /* a structure in shared memory failed validation */
 #define SHMEM_EKIND (-30004)        /* the operation does not apply to this kind of segment */
+#define SHMEM_EFULL (-30005)        /* a shared map is full and may not evict (evict 'none') */
 
 /* The short name of an error: "ENOENT", "SHMEM_ETOOSMALL". Never NULL. */
 const char *shmem_err_name(int err);
@@ -400,6 +401,140 @@ int shmem_channel_readable(shmem_channel_t *ch);
 
 /* ============================================================================================
  * End of Channels.
+ * ============================================================================================ */
+
+/* ============================================================================================
+ * Shared maps: a key-value cache in shared memory (SharedMap in JavaScript).
+ * The format is described in docs/map-format.md. Named shmem_shared_map_* because shmem_map is
+ * the raw mmap(2) above. A map lives in any memory the caller maps; shmem_shared_map_init
+ * formats it, shmem_shared_map_attach validates it. Readers take no lock and never wait: each
+ * entry carries a sequence counter, a read copies the entry and checks the counter did not
+ * move, and a write never changes a published entry (it writes a free one and swaps the index
+ * word). Writers take one robust lock word {pid, start time}; a writer that dies holding it is
+ * taken over by the next, which repairs the map from its index (stats.recoveries counts it).
+ * Every value read from the shared memory is bounds-checked: garbage gives SHMEM_EBADSTATE,
+ * never a read or write outside the region.
+ * ============================================================================================ */
+
+#define SHMEM_SHARED_MAP_MAGIC 0x50414d53u   /* "SMAP" in memory order */
+#define SHMEM_SHARED_MAP_VERSION 1u
+#define SHMEM_SHARED_MAP_HEADER_SIZE 320u    /* the index starts here */
+#define SHMEM_SHARED_MAP_ENTRY_HEADER 48u    /* bytes in front of every entry's key */
+#define SHMEM_SHARED_MAP_MAX_CAPACITY (1u << 26)
+#define SHMEM_SHARED_MAP_MAX_KEY_BYTES 65536u
+#define SHMEM_SHARED_MAP_MAX_VALUE_BYTES (1u << 30)
+
+typedef enum shmem_shared_map_evict_e {
+  SHMEM_SHARED_MAP_EVICT_NONE = 0, /* a full map refuses new keys: SHMEM_EFULL */
+  SHMEM_SHARED_MAP_EVICT_LRU = 1   /* a full map evicts a key not read lately (CLOCK) */
+} shmem_shared_map_evict_t;
+
+/* How values are encoded, kept in the header for every process that attaches; the core
+ * stores bytes whatever it says (JavaScript encodes). increment() reads and writes a value
+ * as a decimal integer in ASCII, as Redis does, under every encoding but V8. */
+typedef enum shmem_shared_map_encoding_e {
+  SHMEM_SHARED_MAP_BYTES = 0,
+  SHMEM_SHARED_MAP_UTF8 = 1,
+  SHMEM_SHARED_MAP_JSON = 2,
+  SHMEM_SHARED_MAP_V8 = 3
+} shmem_shared_map_encoding_t;
+
+typedef struct shmem_shared_map_options_s {
+  uint32_t capacity;        /* entries, 1 to SHMEM_SHARED_MAP_MAX_CAPACITY */
+  uint32_t max_key_bytes;   /* 1 to SHMEM_SHARED_MAP_MAX_KEY_BYTES */
+  uint32_t max_value_bytes; /* 0 to SHMEM_SHARED_MAP_MAX_VALUE_BYTES */
+  uint32_t evict;           /* shmem_shared_map_evict_t */
+  uint32_t encoding;        /* shmem_shared_map_encoding_t */
+  uint64_t default_ttl_ms;  /* a set without a ttl of its own expires after this; 0: never */
+} shmem_shared_map_options_t;
+
+/* A process's view of one map. Owned by the caller; one per thread that uses it. */
+typedef struct shmem_shared_map_s {
+  /* Read these; do not write them (lock_timeout_ns may be set). */
+  uint32_t capacity, max_key_bytes, max_value_bytes, evict, encoding;
+  uint64_t default_ttl_ms;
+  uint64_t byte_length;    /* header + index + entries */
+  int64_t lock_timeout_ns; /* a writer waits this long for the lock (< 0: for ever); 10 s */
+  /* Private. */
+  unsigned char *base;
+  uint64_t *index;
+  unsigned char *entries;
+  uint32_t slots, nentries, entry_size;
+  uint64_t seed;
+  int held;                /* lock() depth of this view */
+  int owns_lock;           /* this view holds the writer lock */
+  uint32_t pending_hits, pending_misses; /* counted here, added to the header in batches */
+} shmem_shared_map_t;
+
+typedef struct shmem_shared_map_stats_s {
+  uint64_t entries;   /* live entries (expired ones count until a writer removes them) */
+  uint64_t bytes;     /* key and value bytes of those */
+  uint64_t capacity;
+  uint64_t hits, misses, evictions, expirations, recoveries;
+} shmem_shared_map_stats_t;
+
+/* Bytes a map with these options needs, in *out; -EINVAL or -ERANGE for options that cannot
+ * be met. */
+int shmem_shared_map_byte_length(const shmem_shared_map_options_t *opts, uint64_t *out);
+/* Formats size bytes at mem (64-byte aligned) as an empty map and attaches m to it. -ERANGE
+ * when size is smaller than shmem_shared_map_byte_length. */
+int shmem_shared_map_init(shmem_shared_map_t *m, void *mem, uint64_t size,
+                          const shmem_shared_map_options_t *opts);
+/* Attaches m to the map at mem after validating its header (SHMEM_EBADSTATE). */
+int shmem_shared_map_attach(shmem_shared_map_t *m, void *mem, uint64_t size);
+/* Adds this view's counts to the header and lets go of the lock if it holds it. */
+void shmem_shared_map_detach(shmem_shared_map_t *m);
+
+/* Keys are 0 to max_key_bytes bytes (-ERANGE beyond, for every call taking a key). */
+/* Copies the value of key into buf: 0 and *len; -ENOENT when absent or expired; -ENOBUFS when
+ * it is longer than buf_size (*len says how long). Never waits; counts a hit or a miss. */
+int shmem_shared_map_get(shmem_shared_map_t *m, const void *key, uint32_t key_len, void *buf,
+                         uint64_t buf_size, uint64_t *len);
+/* 1 when key is there and not expired, 0 when not. Counts nothing. */
+int shmem_shared_map_has(shmem_shared_map_t *m, const void *key, uint32_t key_len);
+/* Sets key to value. ttl_ms: < 0 the map's default, 0 never expires, else milliseconds.
+ * key_flags: 8 bits the map keeps with the key (JavaScript: whether it was a string). 0;
+ * -ERANGE for a value over max_value_bytes; SHMEM_EFULL when full under evict 'none';
+ * -ETIMEDOUT when the lock stayed held past lock_timeout_ns; SHMEM_EBADSTATE. */
+int shmem_shared_map_set(shmem_shared_map_t *m, const void *key, uint32_t key_len,
+                         uint32_t key_flags, const void *value, uint64_t value_len,
+                         int64_t ttl_ms);
+/* 1 when key was there and is removed, 0 when it was not. */
+int shmem_shared_map_delete(shmem_shared_map_t *m, const void *key, uint32_t key_len);
+/* Adds by to the decimal integer value of key (absent: 0, kept with the map's default ttl;
+ * present: its ttl kept), as Redis INCRBY: the new value in *out. -EINVAL when the value is
+ * not a decimal integer; -ERANGE when the result's magnitude would pass limit. */
+int shmem_shared_map_increment(shmem_shared_map_t *m, const void *key, uint32_t key_len,
+                               uint32_t key_flags, int64_t by, int64_t limit, int64_t *out);
+/* Removes every key. Readers at the same time see each key or a miss. */
+int shmem_shared_map_clear(shmem_shared_map_t *m);
+/* Removes the expired keys; how many in *removed (may be NULL). */
+int shmem_shared_map_purge(shmem_shared_map_t *m, uint64_t *removed);
+/* Holds the writer lock across several calls (read, compute, write as one step): set, delete
+ * and the others on this view then take it no more. Nests; unlock once per lock. lock: 0, 1
+ * when it was taken over from a dead writer (the map was repaired), -ETIMEDOUT. */
+int shmem_shared_map_lock(shmem_shared_map_t *m);
+void shmem_shared_map_unlock(shmem_shared_map_t *m);
+
+/* Iteration: the entry at or after *cursor (start at 0), copied whole and consistent. 0 with
+ * *cursor moved past it; -ENOENT at the end; -ENOBUFS when a buffer is too small (*key_len,
+ * *value_len say how long; *cursor stays). Entries set or removed during a walk may be seen
+ * or not; clear() or a rebuild of the index during one may show an entry twice. */
+typedef struct shmem_shared_map_item_s {
+  void *key;          /* in: where the key goes, and its room */
+  uint64_t key_size;
+  void *value;        /* in: where the value goes, and its room */
+  uint64_t value_size;
+  uint32_t key_len, key_flags; /* out */
+  uint64_t value_len;          /* out */
+} shmem_shared_map_item_t;
+int shmem_shared_map_next(shmem_shared_map_t *m, uint64_t *cursor,
+                          shmem_shared_map_item_t *item);
+
+void shmem_shared_map_stats(shmem_shared_map_t *m, shmem_shared_map_stats_t *st);
+
+/* ============================================================================================
+ * End of Shared maps.
  * ============================================================================================ */
 
 #ifdef __cplusplus

@@ -89,6 +89,11 @@ E('ERR_SHMEM_NO_HUGEPAGES', Error, () => 'This system has no huge pages')
 E('ERR_SHMEM_ADDON', Error, (message) => message)
 E('ERR_SHMEM_UNSAFE_REGISTRY', Error, (dir, why) =>
   `The registry directory ${dir} ${why}: creator records are not used`)
+// SharedMap (lib/shared-map.js); the binding throws the same (src/napi/errors.h).
+E('ERR_SHMEM_FULL', Error, (capacity) => `The map is full (${capacity} entries) and may not ` +
+  "evict (evict: 'none'): delete keys or make a larger map")
+E('ERR_SHMEM_NOT_INTEGER', Error, () =>
+  'The value of the key is not a decimal integer: increment() counts only integers')
 // Added with the conversion of lib/segment.js, lib/open.js and compat/*.js.
 // A system error raised in JavaScript (compat/mmap-io.js refuses a writable mapping of a
 // read-only fd as mmap(2) would), worded as the binding words errno errors.

@@ -136,15 +136,8 @@ static inline void wake(shmem_channel_t *ch, size_t seq_off, size_t waiters_off)
   shmem_futex_wake(f32(ch, seq_off), INT_MAX);
 }
 
-/* src/channel_lock.c */
-/* This process's pid and start time (low 32 bits; 0 where /proc cannot be read). */
-void shmem__channel_identity(uint32_t *pid, uint32_t *start);
-/* 1 when the process (pid, start) is gone (shmem_liveness, and our own identity). */
-int shmem__channel_process_dead(uint32_t pid, uint32_t start, int check_start);
-/* The robust locks: a 64-bit word {pid, start time} in the header. */
-int shmem__channel_lock_acquire(uint64_t *word, int64_t timeout_ns);
-void shmem__channel_lock_release(uint64_t *word);
-int shmem__channel_lock_dead(uint64_t held);
+/* src/channel_lock.c: identity, liveness and the robust locks, declared in internal.h (the
+ * shared maps take the same lock word). */
 
 /* src/channel.c */
 /* 1 when the RESERVED record at pos has stayed so for a while and its sender is dead. */

@@ -70,6 +70,11 @@ int shmem__channel_lock_dead(uint64_t held) {
 /* 0, or -EAGAIN when timeout_ns (< 0: none) passes with the lock held by a live process. The
  * clock is read only once the lock turned out to be busy. */
 int shmem__channel_lock_acquire(uint64_t *word, int64_t timeout_ns) {
+  return shmem__robust_lock_acquire(word, timeout_ns, NULL);
+}
+
+int shmem__robust_lock_acquire(uint64_t *word, int64_t timeout_ns, int *recovered) {
+  if (recovered != NULL) *recovered = 0;
   uint32_t me, start;
   shmem__channel_identity(&me, &start);
   const uint64_t mine = lock_word(me, start);
@@ -87,6 +92,7 @@ int shmem__channel_lock_acquire(uint64_t *word, int64_t timeout_ns) {
        * another thread of this process, alive; our pid with another start time is not us.) */
       if (expected != 0 && expected != mine && shmem__channel_lock_dead(expected) &&
           __atomic_compare_exchange_n(word, &expected, mine, 0, ACQ, RLX)) {
+        if (recovered != NULL) *recovered = 1;
         return 0;
       }
       if (deadline_ns >= 0 && shmem_now_ns() >= deadline_ns) return -EAGAIN;

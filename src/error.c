@@ -64,6 +64,8 @@ const char *shmem_err_name(int err) {
       return "SHMEM_EBADSTATE";
     case SHMEM_EKIND:
       return "SHMEM_EKIND";
+    case SHMEM_EFULL:
+      return "SHMEM_EFULL";
 #define SHMEM_ERRNO_CASE(name, text) \
   case -name:                        \
     return #name;
@@ -84,6 +86,8 @@ const char *shmem_strerror(int err) {
       return "shared state failed validation";
     case SHMEM_EKIND:
       return "operation does not apply to this kind of segment";
+    case SHMEM_EFULL:
+      return "the map is full";
     default:
       return err < 0 && err > -4096 ? strerror(-err) : "unknown error";
   }

@@ -67,6 +67,21 @@ int shmem__proc_stat(int32_t tid, uint64_t *start, int *ended, long *threads);
  * 0, or -EIO when it is not shaped like one. Separate so that the fuzzer can feed it. */
 int shmem__proc_stat_parse(const char *text, uint64_t *start, int *ended, long *threads);
 
+/* src/channel_lock.c: who we are, whether another process lives, and the robust lock word
+ * {pid, start time} that channels and shared maps take (docs/channel-format.md, "Locks"). */
+/* This process's pid and start time (low 32 bits; 0 where /proc cannot be read). */
+void shmem__channel_identity(uint32_t *pid, uint32_t *start);
+/* 1 when the process (pid, start) is gone (shmem_liveness, and our own identity). */
+int shmem__channel_process_dead(uint32_t pid, uint32_t start, int check_start);
+/* The robust locks: a 64-bit word {pid, start time}. 0, or -EAGAIN when timeout_ns (< 0:
+ * none) passes with the lock held by a live process. */
+int shmem__channel_lock_acquire(uint64_t *word, int64_t timeout_ns);
+/* The same; *recovered (when not NULL) becomes 1 when the lock was taken over from a dead
+ * holder, whose half-done work the caller must then repair, else 0. */
+int shmem__robust_lock_acquire(uint64_t *word, int64_t timeout_ns, int *recovered);
+void shmem__channel_lock_release(uint64_t *word);
+int shmem__channel_lock_dead(uint64_t held);
+
 /* Rounds v up to a multiple of the power of two align. */
 static inline uint64_t shmem__align_up(uint64_t v, uint64_t align) {
   return (v + align - 1) & ~(align - 1);

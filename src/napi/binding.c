@@ -356,6 +356,7 @@ NAPI_MODULE_INIT() {
   NAPI_CALL(env, shmem_napi_constants(env, exports));
   NAPI_CALL(env, shmem_napi_wait_init(env, exports, inst));
   NAPI_CALL(env, shmem_napi_channel_init(env, exports));
+  NAPI_CALL(env, shmem_napi_shared_map_init(env, exports));
   NAPI_CALL(env, shmem_napi_memory_init(env, exports));
   NAPI_CALL(env, shmem_napi_proc_init(env, exports));
   NAPI_CALL(env, shmem_napi_errors_init(env, exports));

@@ -65,4 +65,7 @@ void shmem_napi_segment_unpin(segment_handle_t *h);
 bool shmem_napi_segment_is_closed(const segment_handle_t *h);
 napi_status shmem_napi_channel_init(napi_env env, napi_value exports);
 
+/* Shared maps (src/napi/shared_map.c). */
+napi_status shmem_napi_shared_map_init(napi_env env, napi_value exports);
+
 #endif

@@ -81,6 +81,20 @@
     "A channel needs a shared mapping: this segment is private (MAP_PRIVATE)")                \
   X(MESSAGE_TOO_LARGE, RangeError, "ERR_OUT_OF_RANGE",                                        \
     "The message is larger than the channel's maxMessageSize")                                \
+  /* Shared maps. */                                                                          \
+  X(MAP_OPTIONS, RangeError, "ERR_OUT_OF_RANGE",                                              \
+    "The map options are out of range: capacity 1 to 2^26, maxKeyBytes 1 to 65536, "          \
+    "maxValueBytes 0 to 2^30")                                                                \
+  X(MAP_TOO_SMALL, RangeError, "ERR_OUT_OF_RANGE",                                            \
+    "The map needs more room than byteLength gives it (see SharedMap.byteLength())")          \
+  X(MAP_MAPPING, Error, "ERR_SHMEM_UNSUPPORTED",                                             \
+    "A SharedMap needs a writable shared mapping: this segment is %s")                        \
+  X(MAP_FULL, Error, "ERR_SHMEM_FULL",                                                        \
+    "The map is full (%u entries) and may not evict (evict: 'none'): delete keys or make a "  \
+    "larger map")                                                                             \
+  X(MAP_NOT_INTEGER, Error, "ERR_SHMEM_NOT_INTEGER",                                          \
+    "The value of the key is not a decimal integer: increment() counts only integers")        \
+  X(TIMED_OUT, Error, "ERR_SHMEM_TIMED_OUT", "Timed out waiting for the %s")                  \
   X(INVALID_STATE, Error, "ERR_INVALID_STATE", "Invalid state: %s")
 
 typedef enum {

@@ -4,7 +4,7 @@
 SAN = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 TESTS = $(patsubst test/c/%.c,out/test/%,$(wildcard test/c/test_*.c))
 
-out/test/%: test/c/%.c $(CORE) include/shmem.h src/internal.h src/channel_internal.h test/c/check.h test/c/no_proc.h
+out/test/%: test/c/%.c $(CORE) include/shmem.h src/internal.h src/channel_internal.h src/shared_map_internal.h test/c/check.h test/c/no_proc.h
 	@mkdir -p out/test
 	$(CC) $(WARN) -O1 -g $(SAN) -Iinclude -Isrc $< $(CORE) -o $@ $(LIBS)
 

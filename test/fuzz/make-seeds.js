@@ -95,3 +95,34 @@ item(0x7fffffff, 5, 6) // no such pid
 item(process.pid, selfStart + 1, 1) // our pid with another start: an earlier process
 write('fuzz_lock', 'words', Buffer.concat(items))
 console.log(`seeds written under ${path.relative(process.cwd(), root)}`)
+
+// fuzz_shared_map: 16 operation bytes, then the map's bytes (maps made through SharedMap).
+const MAP_OPS = [
+  Buffer.from([0x00, 0x13, 0x25, 0x06, 0x07, 0x10, 0x34, 0x0e, 0x12, 0x45, 0x0d, 0x03, 0x0a,
+    0x33, 0x0b, 0x08]),
+  Buffer.from([0x0d, 0x03, 0x00, 0x15, 0x27, 0x09, 0x0c, 0x44, 0x02, 0x0f, 0x16, 0x07, 0x01,
+    0x0b, 0x1a, 0x05])
+]
+function mapSeed (name, options, use) {
+  const byteLength = shmem.SharedMap.byteLength(options)
+  const segment = shmem.memfd(byteLength)
+  const map = shmem.SharedMap.init(segment, 0, byteLength, options)
+  try {
+    use(map)
+    const bytes = Buffer.from(segment.buffer.subarray(0, byteLength))
+    MAP_OPS.forEach((ops, i) => write('fuzz_shared_map', `${name}-${i}`, Buffer.concat([ops, bytes])))
+  } finally {
+    map.close()
+    segment.close()
+  }
+}
+mapSeed('empty', { capacity: 4, maxKeyBytes: 4, maxValueBytes: 16 }, () => {})
+mapSeed('some', { capacity: 8, maxKeyBytes: 4, maxValueBytes: 16, encoding: 'utf8' }, (m) => {
+  for (const k of ['a', 'b', 'c', 'd', 'e']) m.set(k, k.repeat(3), k === 'c' ? { ttl: 1 } : undefined)
+  m.delete('b')
+  m.increment('n', 7)
+})
+mapSeed('full', { capacity: 4, maxKeyBytes: 4, maxValueBytes: 8, evict: 'none',
+  encoding: 'buffer' }, (m) => {
+  for (const k of ['a', 'b', 'c', 'd']) m.set(k, Buffer.from(k))
+})

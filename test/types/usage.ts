@@ -3,7 +3,7 @@
 import shmem, {
   create, open, openOrCreate, unlink, memfd, fromFd, mapFile, sysv, map, constants, pageSize,
   Segment, Mutex, RwLock, Semaphore, wait, waitAsync, notify, AbortError, Channel, gc, list,
-  LockResult
+  LockResult, SharedMap
 } from '../../index'
 import sta = require('../../compat/shm-typed-array')
 import mmapIo = require('../../compat/mmap-io')
@@ -85,6 +85,20 @@ async function main (): Promise<void> {
   const later2: Buffer | null = await ch.receiveAsync({ timeout: 10 })
   for await (const message of ch) { const b: Buffer = message; break }
   ch.close()
+
+  const cache: SharedMap<string> = SharedMap.create('/types-map', { encoding: 'utf8', ttl: 1000 })
+  cache.set('k', 'v', { ttl: 50 }).set(Buffer.from('k2'), 'w')
+  const hit: string | undefined = cache.get('k')
+  const counted: number = cache.increment('n', 2)
+  cache.update('k', (old) => (old ?? '') + '!')
+  for (const [k, val] of cache) { const ks: string | Buffer = k; const vs: string = val; void [ks, vs] }
+  const mst: number = cache.stats().hits + cache.size + cache.getInto('k', Buffer.alloc(8))
+  const objects = SharedMap.openOrCreate('/types-map-json', { capacity: 10 })
+  objects.set('o', { any: 'thing' })
+  const bytes: SharedMap<Buffer> = SharedMap.create('/types-map-b', { encoding: 'buffer' })
+  const bb: Buffer | undefined = bytes.get('x')
+  cache.close()
+  void [hit, counted, mst, bb]
 
   const entries = list()
   const removed = gc({ dryRun: true })
