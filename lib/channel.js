@@ -24,13 +24,14 @@ const {
   fromPool, sendNative, sendLoop, receiveSpsc, receiveNative, peekLoop
 } = require('./channel-wait')
 const { makeError, invalidArgType, outOfRange } = require('./errors')
-const { validateObject, validateInteger } = require('./validate')
+const { validateObject, validateInteger, guardGetters } = require('./validate')
 const { abortError } = require('./waiting')
 
 // receiveAsync() waits this long on the calling thread before it hands the wait to a thread.
 const ASYNC_WINDOW_MS = 0.05
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.Channel')
+let isChannel // (value) => whether value is a Channel; set by the class's static block
 
 // A Channel collected without close(): stop its waiter threads and let go of its segment.
 const finalizer = new FinalizationRegistry((id) => binding.channelClose(id))
@@ -45,6 +46,10 @@ function closedChannel () {
 
 class Channel {
   #id
+
+  static {
+    isChannel = (value) => value !== null && typeof value === 'object' && #id in value
+  }
   #segment
   #ownsSegment
   #region
@@ -471,5 +476,7 @@ class Channel {
 function construct (segment, offset, byteLength, init, options, ownsSegment) {
   return new Channel(kConstruct, segment, offset, byteLength, init, options, ownsSegment)
 }
+
+guardGetters(Channel, isChannel)
 
 module.exports = { Channel }

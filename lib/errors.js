@@ -73,6 +73,7 @@ E('ERR_OUT_OF_RANGE', RangeError, (name, range, value, hint) =>
   (hint ? `. ${hint}` : ''))
 E('ERR_MISSING_ARGS', TypeError, (name) => `The "${name}" argument must be specified`)
 E('ERR_INVALID_STATE', Error, (message) => `Invalid state: ${message}`)
+E('ERR_INVALID_THIS', TypeError, (type) => `Value of "this" must be of type ${type}`)
 E('ERR_ILLEGAL_CONSTRUCTOR', TypeError, (what, factories) =>
   `${what} cannot be constructed directly: use ${factories}`)
 // The package's own codes.

@@ -6,7 +6,7 @@ const { inspect, types: { isProxy, isTypedArray } } = require('util')
 const binding = require('./binding')
 const { makeError, invalidArgType, invalidArgValue, outOfRange, closedError, unsupported } =
   require('./errors')
-const { validateObject, validateInteger, validateBoolean } = require('./validate')
+const { validateObject, validateInteger, validateBoolean, guardGetters } = require('./validate')
 const { FileLock } = require('./segment-filelock')
 
 const F = binding.flags
@@ -479,6 +479,8 @@ function locate (view, index, bytesPerElement) {
     offset: owner.base + view.byteOffset + index * bytesPerElement
   }
 }
+
+guardGetters(Segment, isSegment)
 
 module.exports = {
   Segment,

@@ -14,10 +14,11 @@ const { mapGet, mapSet, mapGetInto, mapHas, mapDelete, mapStats } = binding
 const { handleOf } = require('./segment')
 const factories = require('./shared-map-open')
 const { makeError, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
-const { validateObject, validateInteger, validateFunction, MAX_SAFE } = require('./validate')
+const { validateObject, validateInteger, validateFunction, MAX_SAFE, guardGetters } = require('./validate')
 
 const dispose = Symbol.dispose || Symbol.for('nodejs.dispose')
 const kConstruct = Symbol('shmem.SharedMap')
+let isSharedMap // (value) => whether value is a SharedMap; set by the class's static block
 const { ENCODINGS, EVICTS, validateTtl } = factories
 const V8 = 3
 
@@ -46,6 +47,10 @@ const decoders = [null, null, JSON.parse, v8.deserialize]
 
 class SharedMap {
   #h
+
+  static {
+    isSharedMap = (value) => value !== null && typeof value === 'object' && #h in value
+  }
   #segment
   #ownsSegment
   #encode
@@ -320,5 +325,7 @@ class SharedMap {
 function construct (segment, offset, byteLength, init, options, ownsSegment) {
   return new SharedMap(kConstruct, segment, offset, byteLength, init, options, ownsSegment)
 }
+
+guardGetters(SharedMap, isSharedMap)
 
 module.exports = { SharedMap }

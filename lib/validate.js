@@ -3,7 +3,7 @@
 // argument's name in the message; the binding checks again in C.
 
 const { fileURLToPath } = require('url')
-const { invalidArgType, invalidArgValue, outOfRange } = require('./errors')
+const { makeError, invalidArgType, invalidArgValue, outOfRange } = require('./errors')
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER
 // Longest POSIX name, not counting the leading '/'. macOS allows 31 bytes (PSHMNAMLEN).
@@ -102,7 +102,31 @@ function validateFunction (value, name) {
   return value
 }
 
+// The classes keep their state in # fields, and V8 answers a getter of theirs called on any
+// other object (an options object whose prototype is a Segment, say, read as
+// `options.readOnly`) with a TypeError that has no code. Each getter of Class.prototype is
+// wrapped once, at load, to throw Node's ERR_INVALID_THIS there instead. Methods are not
+// wrapped (a wrapper would tax every call on the hot paths): one called explicitly on another
+// object (Segment.prototype.view.call({})) still gets V8's TypeError.
+function guardGetters (Class, isInstance) {
+  const proto = Class.prototype
+  for (const key of Reflect.ownKeys(proto)) {
+    const d = Object.getOwnPropertyDescriptor(proto, key)
+    if (typeof d.get !== 'function') continue
+    const get = d.get
+    const name = get.name
+    d.get = {
+      [name] () {
+        if (!isInstance(this)) throw makeError('ERR_INVALID_THIS', Class.name)
+        return get.call(this)
+      }
+    }[name]
+    Object.defineProperty(proto, key, d)
+  }
+}
+
 module.exports = {
+  guardGetters,
   MAX_SAFE,
   NAME_MAX,
   validateObject,

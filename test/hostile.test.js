@@ -230,3 +230,21 @@ test('an object made on Segment.prototype is not a Segment: coded errors, and in
   assert.throws(() => shmem.Channel.init(fake, 0, 4096, { capacity: 1024, kind: 'spsc' }), TYPE)
   assert.strictEqual(require('util').inspect(fake), 'Segment {}')
 })
+
+test('getters read on another object throw ERR_INVALID_THIS, not an uncoded TypeError', () => {
+  // As an options object whose prototype is one of ours, read by a factory.
+  for (const C of [shmem.Segment, shmem.Channel, shmem.SharedMap, shmem.Mutex, shmem.RwLock,
+    shmem.Semaphore]) {
+    const fake = Object.create(C.prototype)
+    const getters = Object.getOwnPropertyNames(C.prototype)
+      .filter((k) => typeof Object.getOwnPropertyDescriptor(C.prototype, k).get === 'function')
+    assert.ok(getters.length > 0, C.name)
+    for (const k of getters) {
+      assert.throws(() => fake[k], {
+        code: 'ERR_INVALID_THIS', name: 'TypeError', message: `Value of "this" must be of type ${C.name}`
+      }, `${C.name}.${k}`)
+    }
+  }
+  assert.throws(() => shmem.memfd(4096, Object.create(shmem.Segment.prototype)),
+    { code: 'ERR_INVALID_THIS' })
+})

@@ -5,7 +5,9 @@
 const waiting = require('../waiting')
 const { closedError } = require('../errors')
 const { drive, driveAsync, run, runAsync } = require('./drive')
+const { guardGetters } = require('../validate')
 const {
+  isLock,
   acquired,
   TID, START_LO, START_HI, SPIN, W_STATE, W_OWNER, W_START_LO, W_START_HI,
   W_RECOVERIES, TID_MASK, kConstruct, Lock, placeOf, notOwner, place, wordsOf, writeHeader,
@@ -109,5 +111,7 @@ class Mutex extends Lock {
   /** How often a dead holder's lock was taken over, since init(). */
   get recoveries () { return Atomics.load(wordsOf(placeOf(this)), W_RECOVERIES) >>> 0 }
 }
+
+guardGetters(Mutex, isLock)
 
 module.exports = { Mutex, MUTEX_BYTES }

@@ -45,6 +45,7 @@ const W_RECOVERIES = 7
 const kConstruct = Symbol('shmem.lock')
 
 let placeOf
+let isLock // (value) => whether value is a Mutex, RwLock or Semaphore
 
 /**
  * What Mutex, RwLock and Semaphore share: where their words are (place()'s record), private.
@@ -69,6 +70,7 @@ class Lock {
 
   static {
     placeOf = (lock) => lock.#place
+    isLock = (value) => value !== null && typeof value === 'object' && #place in value
   }
 }
 
@@ -349,6 +351,7 @@ module.exports = {
   kConstruct,
   Lock,
   placeOf,
+  isLock,
   badState,
   deadlock,
   notOwner,

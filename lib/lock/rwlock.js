@@ -8,7 +8,9 @@
 const binding = require('../binding')
 const waiting = require('../waiting')
 const { drive, driveAsync, runAsync, sleepOn } = require('./drive')
+const { guardGetters } = require('../validate')
 const {
+  isLock,
   acquired,
   TID, START, START_LO, START_HI, INT32_MAX, WAITERS, TID_MASK, W_STATE, W_OWNER,
   W_RECOVERIES, kConstruct, Lock, placeOf, badState, deadlock, notOwner, place, wordsOf,
@@ -395,5 +397,7 @@ class RwLock extends Lock {
   get writeLocked () { return Atomics.load(wordsOf(placeOf(this)), W_STATE) !== 0 }
   get recoveries () { return Atomics.load(wordsOf(placeOf(this)), W_RECOVERIES) >>> 0 }
 }
+
+guardGetters(RwLock, isLock)
 
 module.exports = { RwLock, RWLOCK_BYTES }

@@ -4,9 +4,10 @@
 
 const waiting = require('../waiting')
 const { outOfRange } = require('../errors')
-const { validateInteger } = require('../validate')
+const { validateInteger, guardGetters } = require('../validate')
 const { drive, driveAsync, sleepOn } = require('./drive')
 const {
+  isLock,
   acquired,
   INT32_MAX, SPIN, kConstruct, Lock, placeOf, badState, place, wordsOf,
   writeHeader, checkHeader, wake
@@ -110,5 +111,7 @@ class Semaphore extends Lock {
   /** The count now. */
   get value () { return Atomics.load(wordsOf(placeOf(this)), W_COUNT) }
 }
+
+guardGetters(Semaphore, isLock)
 
 module.exports = { Semaphore, SEM_BYTES }
