@@ -4,18 +4,13 @@
 // checks its arguments and finds the memory; construct(segment, offset, byteLength, init,
 // options, ownsSegment) (lib/shared-map.js) makes the SharedMap over it.
 
-const { performance } = require('perf_hooks')
 const binding = require('./binding')
-const { isSegment } = require('./segment')
-const open = require('./open')
-const { makeError, invalidArgType, invalidArgValue } = require('./errors')
-const { validateObject, validateInteger, validateMode, MAX_SAFE } = require('./validate')
+const { invalidArgValue } = require('./errors')
+const { validateObject, validateInteger, MAX_SAFE } = require('./validate')
+const { createNamed, openNamed, placeIn } = require('./structure')
 
 const ENCODINGS = ['buffer', 'utf8', 'json', 'v8']
 const EVICTS = ['none', 'lru']
-// open() waits this long at most for a map another process is creating right now.
-const OPEN_WAIT_MS = 100
-const napInt32 = new Int32Array(new SharedArrayBuffer(4)) // Atomics.wait() on it: a sleep
 
 function oneOf (value, name, allowed, fallback) {
   if (value === undefined) return fallback
@@ -58,52 +53,12 @@ function byteLength (options) {
 /** SharedMap.create(name, options). */
 function create (construct, name, options) {
   const o = validateMapOptions(options)
-  const raw = validateObject(options, 'options')
-  const length = lengthOf(o)
-  const createOptions = { mode: validateMode(raw.mode, 'options.mode') }
-  if (raw.autoUnlink !== undefined) createOptions.autoUnlink = raw.autoUnlink
-  const segment = open.create(name, length, createOptions)
-  try {
-    return construct(segment, 0, length, true, o, true)
-  } catch (err) {
-    segment.close()
-    try { segment.unlink() } catch {}
-    throw err
-  }
-}
-
-// True when the segment's first word (a map's magic, stored last by init) is still 0.
-function noMagic (segment) {
-  if (segment.size < 4) return true
-  return segment.view(Buffer, 0, 4).readUInt32LE(0) === 0
+  return createNamed(construct, name, lengthOf(o), o, options)
 }
 
 /** SharedMap.open(name). */
 function openMap (construct, name) {
-  // Another process may be creating this map right now: its object exists but is still
-  // empty, or its header has no magic yet (written last). Look again, once a millisecond,
-  // for up to OPEN_WAIT_MS before reporting what was found.
-  const until = performance.now() + OPEN_WAIT_MS
-  for (;;) {
-    let segment = null
-    try {
-      segment = open.open(name)
-      const map = construct(segment, 0, segment.size, false, null, true)
-      segment = null // the map's now
-      return map
-    } catch (err) {
-      const empty = segment === null && err.code === 'ERR_OUT_OF_RANGE'
-      const young = empty || (segment !== null && noMagic(segment))
-      if (!young || performance.now() >= until) {
-        if (!empty) throw err
-        throw makeError('ERR_SHMEM_BAD_STATE', `The object '${name}'`,
-          'it is empty: it holds no map (none was created in it, or its creator never sized it)')
-      }
-    } finally {
-      if (segment !== null) segment.close()
-    }
-    Atomics.wait(napInt32, 0, 0, 1)
-  }
+  return openNamed(construct, name, 'map')
 }
 
 /** SharedMap.openOrCreate(name, options): the options of a map that exists are its own. */
@@ -124,21 +79,16 @@ function openOrCreate (construct, name, options) {
   }
 }
 
-function checkSegment (segment, offset) {
-  if (!isSegment(segment)) throw invalidArgType('segment', 'an instance of Segment', segment)
-  return validateInteger(offset, 'offset', 0, segment.size)
-}
-
 /** SharedMap.init(segment, offset, byteLength, options). */
 function init (construct, segment, offset, length, options) {
-  offset = checkSegment(segment, offset)
+  offset = placeIn(segment, offset)
   length = validateInteger(length, 'byteLength', 0, segment.size - offset)
   return construct(segment, offset, length, true, validateMapOptions(options), false)
 }
 
 /** SharedMap.attach(segment, offset). */
 function attach (construct, segment, offset) {
-  offset = checkSegment(segment, offset)
+  offset = placeIn(segment, offset)
   return construct(segment, offset, segment.size - offset, false, null, false)
 }
 
