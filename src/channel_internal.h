@@ -92,20 +92,6 @@ static inline uint64_t rec_span(uint64_t len) {
   return shmem__align_up(HDR + len, SHMEM_CHANNEL_ALIGN);
 }
 
-#define LOAD(p, mo) __atomic_load_n((p), (mo))
-#define STORE(p, v, mo) __atomic_store_n((p), (v), (mo))
-#define ACQ __ATOMIC_ACQUIRE
-#define REL __ATOMIC_RELEASE
-#define RLX __ATOMIC_RELAXED
-#define SEQ __ATOMIC_SEQ_CST
-
-static inline void cpu_relax(void) {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  __asm__ __volatile__("yield");
-#endif
-}
 
 /* head <= tail, at most a ring apart, both on record boundaries. */
 static inline int span_ok(const shmem_channel_t *ch, uint32_t head, uint32_t tail) {

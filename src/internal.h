@@ -91,4 +91,21 @@ static inline uint64_t shmem__align_up(uint64_t v, uint64_t align) {
  * 0 no, -1 not that file's shape. Apart from its reader so that tests can give it text. */
 int shmem__loadavg_crowded(const char *text, long cpus);
 
+/* The shorthands of the code that reads and writes shared structures (channels, the map):
+ * atomic loads and stores with their memory orders, and a pause for spin loops. */
+#define LOAD(p, mo) __atomic_load_n((p), (mo))
+#define STORE(p, v, mo) __atomic_store_n((p), (v), (mo))
+#define ACQ __ATOMIC_ACQUIRE
+#define REL __ATOMIC_RELEASE
+#define RLX __ATOMIC_RELAXED
+#define SEQ __ATOMIC_SEQ_CST
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 #endif

@@ -85,12 +85,6 @@ _Static_assert(sizeof(entry_t) == SHMEM_SHARED_MAP_ENTRY_HEADER, "an entry heade
 #define MIN_SLOTS 16u
 #define ENTRY_ALIGN 8u
 
-#define LOAD(p, mo) __atomic_load_n((p), (mo))
-#define STORE(p, v, mo) __atomic_store_n((p), (v), (mo))
-#define ACQ __ATOMIC_ACQUIRE
-#define REL __ATOMIC_RELEASE
-#define RLX __ATOMIC_RELAXED
-#define SEQ __ATOMIC_SEQ_CST
 
 static inline uint64_t *m64(const shmem_shared_map_t *m, size_t off) {
   return (uint64_t *)(void *)(m->base + off);

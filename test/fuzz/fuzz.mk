@@ -7,7 +7,7 @@ FUZZ_SAN = -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-om
 FUZZ_CFLAGS ?=
 FUZZ_TARGETS = $(patsubst test/fuzz/%.c,out/fuzz/%,$(wildcard test/fuzz/fuzz_*.c))
 
-out/fuzz/%: test/fuzz/%.c $(CORE) include/shmem.h src/internal.h src/channel_internal.h src/shared_map_internal.h
+out/fuzz/%: test/fuzz/%.c $(CORE) include/shmem.h src/internal.h src/channel_internal.h src/shared_map_internal.h test/fuzz/expect.h
 	@mkdir -p out/fuzz
 	$(FUZZ_CC) $(WARN) -O1 -g $(FUZZ_SAN) $(FUZZ_CFLAGS) -Iinclude -Isrc $< $(CORE) -o $@ $(LIBS)
 

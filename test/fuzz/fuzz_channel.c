@@ -7,6 +7,7 @@
  * and one of them writes a byte into the segment between calls, as a peer running at the
  * same time would. Every call must return 0 or one of its documented errors. */
 #include "channel_internal.h"
+#include "expect.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -17,16 +18,6 @@
 static unsigned char scratch[1 << 16];
 static unsigned char payload[1 << 16];
 
-static int is_one_of(int r, const int *ok, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (r == ok[i]) return 1;
-  return 0;
-}
-#define EXPECT(r, ...)                                                 \
-  do {                                                                 \
-    static const int ok_[] = {__VA_ARGS__};                            \
-    assert(is_one_of((r), ok_, sizeof(ok_) / sizeof(ok_[0])));         \
-  } while (0)
 
 /* Reads every byte of a message so that AddressSanitizer checks where it lies. */
 static unsigned sum(const unsigned char *p, uint64_t n) {

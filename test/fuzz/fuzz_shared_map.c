@@ -7,6 +7,7 @@
  * instead of waiting), and one of them writes a byte into the map between calls, as a peer
  * running at the same time would. Every call must return 0 or one of its documented errors. */
 #include "shared_map_internal.h"
+#include "expect.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -15,16 +16,6 @@
 
 static unsigned char buf[1 << 16];
 
-static int is_one_of(int r, const int *ok, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    if (r == ok[i]) return 1;
-  return 0;
-}
-#define EXPECT(r, ...)                                         \
-  do {                                                         \
-    static const int ok_[] = {__VA_ARGS__};                    \
-    assert(is_one_of((r), ok_, sizeof(ok_) / sizeof(ok_[0]))); \
-  } while (0)
 
 static void run_op(shmem_shared_map_t *views[2], unsigned char *mem, uint64_t size, uint8_t op) {
   unsigned kind = op & 15, param = op >> 4;
