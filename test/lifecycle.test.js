@@ -312,6 +312,12 @@ test('a creator is alive by the core\'s rule: a zombie and a reused pid are dead
     { stdio: ['ignore', 'pipe', 'ignore'] })
   try {
     const pid = Number(await new Promise((resolve) => parent.stdout.once('data', resolve)))
+    // Kill only once sh has become sleep: until then sh itself may reap the child.
+    const comm = () => fs.readFileSync(`/proc/${parent.pid}/comm`, 'latin1').trim()
+    for (let i = 0; i < 500 && comm() !== 'sleep'; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    assert.equal(comm(), 'sleep')
     const ns = { bootId: null, pidNs: fs.readlinkSync('/proc/self/ns/pid') }
     const startTime = lifecycle.processStartTime(pid)
     assert.equal(typeof startTime, 'number')
