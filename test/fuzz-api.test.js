@@ -6,6 +6,7 @@
 // with `node test/fuzz/api-fuzz.js '{"seed":N,"calls":C}'`. `npm run fuzz` runs it longer.
 const test = require('node:test')
 const assert = require('node:assert')
+const fs = require('fs')
 const path = require('path')
 const { spawnSync } = require('child_process')
 
@@ -15,6 +16,13 @@ const SEEDS = (process.env.SHMEM_FUZZ_SEEDS || '1,2,3').split(',').map(Number)
 const WATCHDOG_MS = 60000
 
 const { KNOWN } = require('./fuzz/known-findings.js')
+
+// What a run left in /dev/shm under its pid, removed (so that a failure leaves nothing either).
+function leftBy (pid) {
+  const left = fs.readdirSync('/dev/shm').filter((n) => n.includes(`-${pid}-`))
+  for (const n of left) fs.rmSync(path.join('/dev/shm', n), { force: true })
+  return left
+}
 
 function runSeed (seed) {
   const r = spawnSync(process.execPath, [ENGINE, JSON.stringify({ seed, calls: CALLS, workers: 4 })],
@@ -37,5 +45,6 @@ for (const seed of SEEDS) {
     assert.ok(done, `no summary; ${replay}\n${r.stdout.slice(-2000)}`)
     const unknown = lines.filter((l) => l.finding && !KNOWN.some((k) => k.match(l.finding)))
     assert.deepStrictEqual(unknown.map((l) => l.finding), [], replay)
+    assert.deepStrictEqual(leftBy(r.pid), [], 'names the run left in /dev/shm')
   })
 }

@@ -504,8 +504,20 @@ async function main () {
   try { shmem.sysv.remove(0x7ffffff1) } catch {}
   for (let i = 0; i < workerRounds; i++) await workerRound()
   fs.rmSync(registry, { recursive: true, force: true })
+  sweepNames()
   const summary = { done: true, seed, calls, thrown, userObjectErrors, workers: workerRounds, findings: findings.length, ms: Date.now() - started }
   process.stdout.write(JSON.stringify(summary) + '\n')
+}
+
+// The names this run made and left: hostile calls create objects under uniqueName() and
+// never unlink them (a Channel's close() keeps its name), and compat/shmmap keys made in
+// workers that terminate() ended stay by design (docs/lifecycle.md). All carry this pid.
+function sweepNames () {
+  for (const n of fs.readdirSync('/dev/shm')) {
+    if (n.startsWith(`shmem-fuzz-${process.pid}-`) || n.startsWith(`shmmap-${process.pid}-`)) {
+      try { fs.unlinkSync(path.join('/dev/shm', n)) } catch {}
+    }
+  }
 }
 
 main().then(() => process.exit(0), (err) => {
