@@ -169,7 +169,7 @@ function hostile () {
     case 33: return ctx.seg
     case 34: return pick(ctx.closeables)
     case 35: return true
-    case 36: return '/shmem-fuzz-missing'
+    case 36: return `/shmem-fuzz-${process.pid}-missing`
     case 37: fakeUsed = true; return new Proxy(Buffer.alloc(16), {})
     case 38: {
       class Sub extends Int32Array {}
