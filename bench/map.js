@@ -305,12 +305,8 @@ async function main () {
   const med = list.map((_, i) => lib.median(samples[i]))
   const find = (scenario, contender) =>
     med[list.findIndex((c) => c[0] === scenario && c[1] === contender)]
-  const verdicts = []
-  const verdict = (ok, ...refs) => {
-    if (!refs.every(Number.isFinite)) return 'n/a'
-    verdicts.push(ok)
-    return ok ? 'PASS' : 'MISS'
-  }
+  const goals = lib.goals()
+  const verdict = goals.verdict
   const rows = list.map(([scenario, contender], i) => {
     const m = med[i]
     const ours = find(scenario, scenario.startsWith('get hit (bytes') ? 'shmem getInto'
@@ -354,39 +350,20 @@ async function main () {
       concurrent: { oneReader: one, threeReaders: three, torn },
       memory: { bytesPerEntry: perEntry, rawBytes: raw },
       notes,
-      goals: { met: verdicts.filter(Boolean).length, of: verdicts.length },
+      goals: { met: goals.met(), of: goals.of() },
       leftInShm: left
     }, null, 2) + '\n')
   } else {
-    console.log(lib.formatTable([
-      { title: 'scenario', align: 'left' },
-      { title: 'contender', align: 'left' },
-      { title: 'median', align: 'right' },
-      { title: 'vs shmem', align: 'right' },
-      { title: 'goal', align: 'left' },
-      { title: '', align: 'left' }
-    ], rows))
+    console.log(lib.formatGoalTable('vs shmem', rows))
     console.log()
     console.log(`- ${memory}`)
     console.log(`- torn reads seen by the readers: ${torn}`)
     for (const n of notes) console.log(`- ${n}`)
-    console.log(`- goals: ${verdicts.filter(Boolean).length} of ${verdicts.length} met ` +
-      `(medians of ${plan.rounds} rounds)`)
+    console.log(lib.goalsLine(goals, plan.rounds))
     console.log(lib.formatMachine())
   }
+  lib.failIfLeft(left)
   if (sink === 0.5) console.log('') // keeps the loops' results alive
-  if (left.length) {
-    console.error(`bench: left in /dev/shm: ${left.join(', ')}`)
-    process.exitCode = 1
-  }
 }
 
-if (process.argv[2] === '--child') {
-  childMain(...process.argv.slice(3))
-} else {
-  main().catch((err) => {
-    console.error(err)
-    lib.sweepShm()
-    process.exitCode = 1
-  })
-}
+lib.start(main, childMain)
