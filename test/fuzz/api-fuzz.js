@@ -340,7 +340,13 @@ const sites = [
   ['SharedMap.byteLength', () => shmem.SharedMap.byteLength(v(mapOptions))],
   ['SharedMap.create', () => shmem.SharedMap.create(v(uniqueName), v(() => ({ ...mapOptions(), autoUnlink: true })))],
   ['SharedMap.open', () => shmem.SharedMap.open(v(() => ctx.namedMap.segment.name))],
-  ['SharedMap.openOrCreate', () => shmem.SharedMap.openOrCreate(v(() => ctx.namedMap.segment.name), v(mapOptions))],
+  ['SharedMap.openOrCreate', () => {
+    // The context's map, or a new one under its name when a close removed it (autoUnlink):
+    // the name goes now, or a map made without autoUnlink would outlive the run.
+    const m = shmem.SharedMap.openOrCreate(v(() => ctx.namedMap.segment.name), v(mapOptions))
+    try { shmem.unlink(m.segment.name) } catch {}
+    return m
+  }],
   ['SharedMap.init', () => shmem.SharedMap.init(v(() => ctx.seg), v(() => pick([MAP_OFF + 2048, 48000, 32])), v(() => MAP_BYTES), v(() => MAP_OPTIONS))],
   ['SharedMap.attach', () => shmem.SharedMap.attach(v(() => ctx.seg), v(() => pick([MAP_OFF, 0, 64, CHANNEL_OFF])))],
   ['sharedMap.get', () => sharedMap().get(v(mapKey))],
@@ -534,6 +540,14 @@ async function main () {
         // Segments and channels a call made: close them (and their names) now.
         try { r.close() } catch (err) { judge(err) }
         try { if (r.kind === 'sysv') r.remove(); else if (r.kind === 'posix') r.unlink() } catch {}
+        // A channel or map a create made under its own name (hostile options may have left
+        // out autoUnlink): its name goes too, unless it is the context's.
+        try {
+          const name = r.segment && r.segment.kind === 'posix' ? r.segment.name : null
+          if (name !== null && name !== ctx.named.segment.name && name !== ctx.namedMap.segment.name) {
+            shmem.unlink(name)
+          }
+        } catch {}
       }
     } catch (err) {
       thrown++
