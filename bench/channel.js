@@ -531,13 +531,9 @@ async function main () {
   const find = (scenario, contender) => med[list.findIndex((c) => c[0] === scenario && c[1] === contender)]
 
   const rows = []
-  const verdicts = []
   // A goal whose reference did not run (--only) gets no verdict.
-  const verdict = (ok, ...refs) => {
-    if (!refs.every(Number.isFinite)) return 'n/a'
-    verdicts.push(ok)
-    return ok ? 'PASS' : 'MISS'
-  }
+  const goals = lib.goals()
+  const verdict = goals.verdict
   const sendJsonRate = find('64 B one way', "process.send 'json'")
   const sendJsonRt = find('64 B round trip', "process.send 'json'")
   const zc64 = find('zero-copy round trip', 'shmem 64 B')
@@ -617,38 +613,19 @@ async function main () {
       results: list.map(([scenario, contender], i) => ({ scenario, contender, median: med[i], samples: samples[i] })),
       gcs: notes,
       cold,
-      goals: { met: verdicts.filter(Boolean).length, of: verdicts.length },
+      goals: { met: goals.met(), of: goals.of() },
       leftInShm: left
     }, null, 2) + '\n')
   } else {
-    console.log(lib.formatTable([
-      { title: 'scenario', align: 'left' },
-      { title: 'contender', align: 'left' },
-      { title: 'median', align: 'right' },
-      { title: 'vs process.send json', align: 'right' },
-      { title: 'goal', align: 'left' },
-      { title: '', align: 'left' }
-    ], rows))
+    console.log(lib.formatGoalTable('vs process.send json', rows))
     console.log()
     for (const n of notes) console.log(`- ${n}`)
     if (cold) console.log(`- ${cold}`)
-    console.log(`- goals: ${verdicts.filter(Boolean).length} of ${verdicts.length} met ` +
-      `(medians of ${plan.rounds} rounds)`)
+    console.log(lib.goalsLine(goals, plan.rounds))
     console.log(lib.formatMachine())
   }
-  if (left.length) {
-    console.error(`bench: left in /dev/shm: ${left.join(', ')}`)
-    process.exitCode = 1
-  }
+  lib.failIfLeft(left)
 }
 
-if (process.argv[2] === '--child') {
-  childMain(...process.argv.slice(3))
-} else {
-  main().catch((err) => {
-    console.error(err)
-    lib.sweepShm()
-    process.exitCode = 1
-  })
-}
+lib.start(main, childMain)
 

@@ -209,7 +209,67 @@ function gcRecorder () {
   }
 }
 
+/**
+ * The goals of a benchmark: verdict(ok, ...refs) gives 'PASS' or 'MISS' and counts it, or
+ * 'n/a' (not counted) when a reference it compares with did not run; summary() says how many
+ * were met.
+ */
+function goals () {
+  const verdicts = []
+  return {
+    verdict (ok, ...refs) {
+      if (!refs.every(Number.isFinite)) return 'n/a'
+      verdicts.push(ok)
+      return ok ? 'PASS' : 'MISS'
+    },
+    met: () => verdicts.filter(Boolean).length,
+    of: () => verdicts.length
+  }
+}
+
+/** The table of a benchmark with goals: scenario, contender, median, a ratio, goal, verdict. */
+function formatGoalTable (ratioTitle, rows) {
+  return formatTable([
+    { title: 'scenario', align: 'left' },
+    { title: 'contender', align: 'left' },
+    { title: 'median', align: 'right' },
+    { title: ratioTitle, align: 'right' },
+    { title: 'goal', align: 'left' },
+    { title: '', align: 'left' }
+  ], rows)
+}
+
+/** '- goals: M of N met (medians of R rounds)', the line under a goal table. */
+function goalsLine (goals, rounds) {
+  return `- goals: ${goals.met()} of ${goals.of()} met (medians of ${rounds} rounds)`
+}
+
+/** Fails the run (exit code 1) when it left names in /dev/shm (sweepShm()'s list). */
+function failIfLeft (left) {
+  if (left.length === 0) return
+  console.error(`bench: left in /dev/shm: ${left.join(', ')}`)
+  process.exitCode = 1
+}
+
+/**
+ * A benchmark's entry point: `--child <args>` runs childMain(...args) (its helper processes),
+ * else main(); what main throws is printed, the run's names swept, the exit code 1.
+ */
+function start (main, childMain) {
+  if (process.argv[2] === '--child') return childMain(...process.argv.slice(3))
+  main().catch((err) => {
+    console.error(err)
+    sweepShm()
+    process.exitCode = 1
+  })
+}
+
 module.exports = {
+  goals,
+  goalsLine,
+  failIfLeft,
+  start,
+  formatGoalTable,
   now,
   gcRecorder,
   timePerOp,

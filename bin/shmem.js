@@ -18,7 +18,7 @@ See and clean up shared memory: POSIX objects (/dev/shm) and System V segments.
 
 Commands:
   ls [--json] [--all]             list segments (yours; --all: every user's)
-  stat NAME | --sysv KEY|ID [--json]  show one segment
+  stat NAME | --sysv KEY|ID [--json]  show one segment (and the SharedMap in it)
   rm NAME... | --sysv KEY|ID...   remove segments by name, or System V segments by key or id
   gc [--dry-run] [--json]         remove segments made with autoUnlink whose creator died
 
@@ -49,9 +49,14 @@ Shows one POSIX object by name ('x' and '/x' are the same), or one System V segm
 (0x and hex digits, as the NAME column of 'shmem ls' shows it) or by id (a decimal number,
 the ID column).
 
+When the POSIX object holds a SharedMap (and you may open it read-write), the map's figures
+follow: entries, key and value bytes, hit rate (hits and misses each process has flushed:
+processes add theirs in batches of 64 and when they close the map), evictions, expirations
+and recoveries (writers that died holding the lock, whose work the next writer repaired).
+
 Options:
   --sysv    the argument is a System V key (0x...) or id (decimal)
-  --json    print the list() entry as JSON
+  --json    print the list() entry as JSON (with "map": {...} when it holds a SharedMap)
   -h, --help`,
 
   rm: `Usage: shmem rm NAME...
@@ -91,7 +96,8 @@ function lib () {
     shmem = {
       list: require('../lib/list'),
       lifecycle: require('../lib/lifecycle'),
-      open: require('../lib/open')
+      open: require('../lib/open'),
+      SharedMap: require('../lib/shared-map').SharedMap
     }
   }
   return shmem
@@ -286,6 +292,65 @@ function cmdLs (args) {
   out(table(entries, LS_COLUMNS))
 }
 
+/** '62.5%', or '-' before any read. */
+function formatRate (hits, misses) {
+  const reads = hits + misses
+  return reads === 0 ? '-' : `${(100 * hits / reads).toFixed(1)}%`
+}
+
+// The figures of the SharedMap in the POSIX object `name`, or null when it holds none: the
+// map's own attach decides, by its magic and header (no layout is typed here). Attaching
+// needs a read-write mapping; an object this user may only read shows as a plain segment.
+function mapInfo (name) {
+  const { open, SharedMap } = lib()
+  let segment
+  try {
+    segment = open.open(name)
+  } catch (e) {
+    if (e && e.code) return null
+    throw e
+  }
+  try {
+    let map
+    try {
+      map = SharedMap.attach(segment, 0)
+    } catch (e) {
+      if (e && e.code) return null
+      throw e
+    }
+    try {
+      const st = map.stats()
+      return {
+        ...st,
+        hitRate: st.hits + st.misses === 0 ? null : st.hits / (st.hits + st.misses),
+        encoding: map.encoding,
+        evict: map.evict,
+        maxKeyBytes: map.maxKeyBytes,
+        maxValueBytes: map.maxValueBytes,
+        ttl: map.ttl
+      }
+    } finally {
+      map.close()
+    }
+  } finally {
+    segment.close()
+  }
+}
+
+function mapLines (m) {
+  return [
+    ['map', `SharedMap, ${m.encoding} values, evict ${m.evict}` +
+      (m.ttl ? `, ttl ${m.ttl} ms` : '')],
+    ['entries', `${m.entries} of ${m.capacity}`],
+    ['bytes', `${formatSize(m.bytes)} (${m.bytes} bytes) of keys and values; at most ` +
+      `${m.maxKeyBytes} + ${m.maxValueBytes} per entry`],
+    ['hit rate', `${formatRate(m.hits, m.misses)} (${m.hits} hits, ${m.misses} misses)`],
+    ['evictions', String(m.evictions)],
+    ['expirations', String(m.expirations)],
+    ['recoveries', String(m.recoveries)]
+  ]
+}
+
 function statLines (e) {
   const lines = [['kind', e.kind]]
   if (e.kind === 'posix') {
@@ -313,6 +378,7 @@ function statLines (e) {
         ? 'alive'
         : e.creator.alive === false ? 'dead' : 'cannot tell (another pid namespace)')])
   }
+  if (e.map) lines.push(...mapLines(e.map))
   const width = Math.max(...lines.map(([k]) => k.length))
   return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n')
 }
@@ -335,6 +401,8 @@ function cmdStat (args) {
     const name = parseName('stat', positionals[0])
     entry = list.statPosixEntry(name)
     if (entry === null) throw new Failure(`stat: ${name}: no such shared memory object`)
+    const map = mapInfo(name)
+    if (map !== null) entry.map = map
   }
   if (values.json) return printJson(entry)
   out(statLines(entry))

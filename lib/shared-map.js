@@ -37,11 +37,31 @@ const encoders = [
     return value
   },
   (value) => {
-    const text = JSON.stringify(value)
+    let text
+    try {
+      text = JSON.stringify(value)
+    } catch (err) {
+      // A BigInt or a cycle: the value's fault, said with a code. (What a toJSON() of the
+      // caller's throws comes through as it is.)
+      if (!(err instanceof TypeError)) throw err
+      throw invalidArgValue('value', value,
+        `cannot be encoded as JSON (${err.message.split('\n')[0]})`)
+    }
     if (text === undefined) throw invalidArgValue('value', value, 'cannot be encoded as JSON')
     return text
   },
-  (value) => v8.serialize(value)
+  (value) => {
+    try {
+      return v8.serialize(value)
+    } catch (err) {
+      // v8.serialize() refuses what structured clone cannot copy (a function, a
+      // SharedArrayBuffer, a symbol) with an Error that has no code.
+      if (err === null || typeof err !== 'object' || err.code !== undefined ||
+        !/could not be cloned/.test(err.message)) throw err
+      throw invalidArgValue('value', value,
+        `cannot be serialized by v8.serialize() (${err.message})`)
+    }
+  }
 ]
 const decoders = [null, null, JSON.parse, v8.deserialize]
 
@@ -207,6 +227,11 @@ class SharedMap {
     binding.mapLock(this.#h)
     try {
       const next = fn(this.get(key))
+      if (next !== null && typeof next === 'object' && typeof next.then === 'function') {
+        // A Promise would be stored as '{}' (json) and its rejection go unheard.
+        next.then(undefined, () => {})
+        throw invalidArgValue('fn', fn, 'must be synchronous: it returned a Promise')
+      }
       if (next === undefined) mapDelete(this.#h, key)
       else mapSet(this.#h, key, this.#encode(next), ttl)
       return next

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict'
 // The packages we compare against (benchmarks) and interoperate with (tests). They are not
-// devDependencies: both are native addons, and one that fails to build on a Node line (as
+// devDependencies: all are native addons, and one that fails to build on a Node line (as
 // shm-typed-array does on Node 26) would make `npm install` in a clone fail there. Each is
 // installed on its own, for the running Node's ABI, into .peers/<abi>/ by `npm run peers`;
 // a test or benchmark that needs one asks requirePeer() and skips with the reason when it is
@@ -17,7 +17,8 @@ const { spawnSync } = require('child_process')
 
 const PEERS = {
   'shm-typed-array': '^0.1.1',
-  '@riaskov/mmap-io': '^1.4.3'
+  '@riaskov/mmap-io': '^1.4.3',
+  lmdb: '^3.5.6' // bench/map.js: SharedMap against lmdb-js, a memory-mapped B-tree
 }
 
 const root = path.resolve(__dirname, '..')

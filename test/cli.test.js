@@ -265,6 +265,44 @@ test('stat: a POSIX name and a System V id, as a table and JSON; a missing one',
   assertOneLineError(await cli(['stat', 'a/b']), 2, /not a valid name/)
 })
 
+test('stat of a SharedMap: entries, bytes, hit rate and recoveries, as a table and JSON',
+  async () => {
+    const name = trackPosix(uniqueName('cli-map'))
+    const map = shmem.SharedMap.create(name, { capacity: 16, encoding: 'utf8' })
+    const plain = trackPosix(uniqueName('cli'))
+    const seg = shmem.create(plain, 4096)
+    try {
+      map.set('a', 'xyz').set('b', '12')
+      map.get('a')
+      map.get('a')
+      map.get('none')
+      map.stats() // adds this process's hits and misses to the map's counters
+      const t = await cli(['stat', name])
+      assert.equal(t.code, 0, t.stderr)
+      const fields = Object.fromEntries(t.stdout.trimEnd().split('\n')
+        .map((l) => [l.slice(0, 12).trim(), l.slice(13)]))
+      assert.equal(fields.map, 'SharedMap, utf8 values, evict lru')
+      assert.equal(fields.entries, '2 of 16')
+      assert.match(fields.bytes, /^7 B \(7 bytes\) of keys and values/)
+      assert.equal(fields['hit rate'], '66.7% (2 hits, 1 misses)')
+      assert.equal(fields.recoveries, '0')
+      const j = JSON.parse((await cli(['stat', name, '--json'])).stdout)
+      assert.equal(j.name, name)
+      assert.deepEqual(j.map, { entries: 2, bytes: 7, capacity: 16, hits: 2, misses: 1,
+        evictions: 0, expirations: 0, recoveries: 0, hitRate: 2 / 3, encoding: 'utf8',
+        evict: 'lru', maxKeyBytes: 64, maxValueBytes: 1024, ttl: 0 })
+      // An object that holds no map shows no map, whatever its bytes.
+      seg.buffer.fill(0x53)
+      const p = await cli(['stat', plain, '--json'])
+      assert.equal(p.code, 0, p.stderr)
+      assert.equal('map' in JSON.parse(p.stdout), false)
+      assert.doesNotMatch((await cli(['stat', plain])).stdout, /^(map|hit rate) /m)
+    } finally {
+      map.close()
+      seg.close()
+    }
+  })
+
 test('rm: names and System V ids; what could not be removed is named, with why', async () => {
   const one = trackPosix(uniqueName('cli'))
   const two = trackPosix(uniqueName('cli'))

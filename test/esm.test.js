@@ -9,7 +9,7 @@ const path = require('path')
 const { spawnSync } = require('child_process')
 
 const root = path.join(__dirname, '..')
-const SPECIFIERS = ['shmem', 'shmem/compat/shm-typed-array', 'shmem/compat/mmap-io',
+const SPECIFIERS = ['shmem', 'shmem/keyv', 'shmem/compat/shm-typed-array', 'shmem/compat/mmap-io',
   'shmem/compat/mmap-ipc', 'shmem/compat/shmmap']
 
 function runModule (source) {

@@ -13,6 +13,22 @@ const python = spawnSync('python3', ['-c', 'import multiprocessing.shared_memory
 const noPython = python.error || python.status !== 0
   ? 'python3 with multiprocessing.shared_memory is not available'
   : false
+const redis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' })
+const noRedis = redis.error || redis.status !== 0
+  ? 'redis-server is not installed (Debian: apt-get install redis-server)'
+  : false
+function missingModules (...ids) {
+  const gone = ids.filter((id) => {
+    try {
+      require.resolve(id)
+      return false
+    } catch {
+      return true
+    }
+  })
+  return gone.length ? `${gone.join(', ')} not installed (devDependencies)` : false
+}
+const noKeyvRedis = noRedis || missingModules('keyv', 'cacheable', '@keyv/redis')
 
 function run (file) {
   return new Promise((resolve, reject) => {
@@ -43,7 +59,13 @@ const cases = [
   ['channel.js', ['parent got: hello 1', 'parent got: hello 2', 'parent got: hello 3', 'parent got: bye']],
   ['lifecycle.js', ['left behind: true', 'gc removed it: true', 'ours is still there: true']],
   ['python.js', ['python read: written by node', 'node read: written by python',
-    'still there after Python exited: true'], noPython]
+    'still there after Python exited: true'], noPython],
+  ['cluster-cache.js', ['requests: 10, misses: 5, hits: 5', 'workers that answered: 2',
+    'a worker served what another computed: true', 'entries in the map: 5']],
+  ['keyv-redis.js', ['set user:1 in both layers', 'worker read from shmem: {"name":"Ada"}',
+    'with shmem empty, {"name":"Ada"} came from: secondary',
+    'and is back in shmem: {"name":"Ada"}', 'the next read came from: primary',
+    'redis-server stopped'], noKeyvRedis]
 ]
 
 for (const [file, lines, skip] of cases) {

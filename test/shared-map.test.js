@@ -119,6 +119,32 @@ test('ttl: per map and per set; expired keys are misses', async () => {
   map.close()
 })
 
+test('values an encoding cannot take, and an update() fn that returns a Promise, are coded errors',
+  async () => {
+    const json = newMap({}).map
+    const v8m = newMap({ encoding: 'v8' }).map
+    const cycle = {}
+    cycle.self = cycle
+    for (const [map, value] of [[json, 1n], [json, cycle], [v8m, new SharedArrayBuffer(4)],
+      [v8m, () => 1]]) {
+      assert.throws(() => map.set('k', value), { code: 'ERR_INVALID_ARG_VALUE' })
+    }
+    // The caller's own toJSON() error comes through as it is.
+    assert.throws(() => json.set('k', { toJSON () { throw new RangeError('mine') } }), /mine/)
+    let unhandled = null
+    const onUnhandled = (err) => { unhandled = err }
+    process.on('unhandledRejection', onUnhandled)
+    assert.throws(() => json.update('k', async () => { throw new Error('later') }),
+      { code: 'ERR_INVALID_ARG_VALUE', message: /synchronous/ })
+    assert.equal(json.has('k'), false)
+    json.set('k', 1) // the lock was released
+    await sleep(10)
+    process.off('unhandledRejection', onUnhandled)
+    assert.equal(unhandled, null)
+    json.close()
+    v8m.close()
+  })
+
 test('increment and update', () => {
   const { map } = newMap({ encoding: 'json' })
   assert.equal(map.increment('n'), 1)

@@ -33,6 +33,7 @@ const noTypescript = tsc ? false : 'typescript is not installed (a devDependency
 // The package's entry points: the CommonJS and ESM declarations and JavaScript of each.
 const ENTRIES = [
   { spec: 'shmem', base: 'index' },
+  { spec: 'shmem/keyv', base: 'keyv' },
   ...['shm-typed-array', 'mmap-io', 'mmap-io@1.6', 'mmap-ipc', 'shmmap'].map((name) => (
     { spec: `shmem/compat/${name}`, base: `compat/${name}` }))
 ]

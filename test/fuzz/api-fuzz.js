@@ -6,8 +6,8 @@
 // numbers, BigInts, Symbols, Proxies that throw, getters and valueOf()s that close the
 // segment or channel mid-call, fake and subclassed typed arrays, detached buffers, frozen
 // objects), feeds random text to the parsers of what other processes and the kernel write
-// (creator records, /proc/<pid>/stat, /proc/sysvipc/shm), writes garbage into lock and
-// channel words, and terminates workers in the middle of blocking calls. Every error thrown
+// (creator records, /proc/<pid>/stat, /proc/sysvipc/shm), writes garbage into lock, channel
+// and SharedMap words, and terminates workers in the middle of blocking calls. Every error thrown
 // (or rejected with) must carry a string `code`, except the fuzzer's own (a trap throwing
 // HostileError, which must come through unchanged).
 //
@@ -90,6 +90,9 @@ let names = 0
 const uniqueName = () => `/shmem-fuzz-${process.pid}-${seed}-${names++}`
 const CHANNEL_OFF = 4096
 const CHANNEL_BYTES = 384 + 1024
+const MAP_OFF = 40960
+const MAP_OPTIONS = { capacity: 8, maxKeyBytes: 16, maxValueBytes: 64, encoding: 'utf8' }
+const MAP_BYTES = shmem.SharedMap.byteLength(MAP_OPTIONS)
 
 function freshContext () {
   const c = {}
@@ -102,7 +105,10 @@ function freshContext () {
   c.i32 = c.seg.view(Int32Array, 16384, 64)
   c.posix = shmem.create(uniqueName(), 8192, { autoUnlink: true })
   c.named = shmem.Channel.create(uniqueName(), { kind: pick(['spsc', 'mpsc', 'mpmc']), capacity: 256, autoUnlink: true })
-  c.closeables = [c.seg, c.posix, c.named, ...c.channels]
+  c.map = shmem.SharedMap.init(c.seg, MAP_OFF, MAP_BYTES, MAP_OPTIONS)
+  c.mapAttached = shmem.SharedMap.attach(c.seg, MAP_OFF)
+  c.namedMap = shmem.SharedMap.create(uniqueName(), { capacity: 16, encoding: pick(['json', 'buffer', 'v8']), autoUnlink: true })
+  c.closeables = [c.seg, c.posix, c.named, ...c.channels, c.map, c.mapAttached, c.namedMap]
   return c
 }
 
@@ -196,6 +202,10 @@ function syncOptions () {
   }
 }
 
+// A wait's timeout: bounded, hostile or not (undefined, NaN and Infinity mean no limit, and a
+// hostile `expected` of 0 matches the word: that wait would never end).
+const waitTimeout = () => (chance(0.6) ? below(3) : pick([0, -1, -0, 1.5, '1', 1n, null, Symbol('t')]))
+
 function asyncOptions () {
   switch (below(6)) {
     case 0: return { timeout: below(3) }
@@ -220,6 +230,12 @@ const data = () => pick([
 ])()
 const channel = () => pick([...ctx.channels, ctx.named])
 const lockMode = () => pick(['shared', 'exclusive'])
+const sharedMap = () => pick([ctx.map, ctx.mapAttached, ctx.namedMap])
+const mapKey = () => pick([() => `k${below(12)}`, () => Buffer.from([below(4)]), () => 'é'.repeat(below(12))])()
+const mapValue = () => pick([() => 'v'.repeat(below(80)), () => ({ n: below(9) }), () => Buffer.alloc(below(70)),
+  () => String(below(100)), () => undefined])()
+const mapOptions = () => pick([{ capacity: 4 }, { capacity: 2 ** 27 }, { evict: 'none', ttl: 5 },
+  { maxKeyBytes: 0 }, { encoding: 'v8', maxValueBytes: 16 }, { ttl: -1 }, { evict: 'lfu' }])
 const callback = () => pick([
   () => 1,
   () => { closeSomething(); return 2 },
@@ -284,8 +300,8 @@ const sites = [
     return pick([() => ctx.mutex.tryLock(), () => ctx.rw.tryWriteLock(), () => ctx.rw.tryReadLock(),
       () => ctx.sem.tryWait(), () => ctx.mutex.unlock(), () => ctx.rw.unlock(), () => ctx.sem.post()])()
   }],
-  ['wait', () => shmem.wait(v(() => ctx.i32), v(() => below(64)), v(() => 1), v(() => below(3)))],
-  ['waitAsync', () => shmem.waitAsync(v(() => ctx.i32), v(() => below(64)), v(() => 1), v(() => below(3)))],
+  ['wait', () => shmem.wait(v(() => ctx.i32), v(() => below(64)), v(() => 1), waitTimeout())],
+  ['waitAsync', () => shmem.waitAsync(v(() => ctx.i32), v(() => below(64)), v(() => 1), waitTimeout())],
   ['notify', () => shmem.notify(v(() => ctx.i32), v(() => below(64)), hostile())],
   ['Channel.byteLength', () => shmem.Channel.byteLength(v(() => ({ kind: 'mpmc', capacity: 100 })))],
   ['Channel.create', () => shmem.Channel.create(v(uniqueName), v(() => ({ kind: 'spsc', capacity: 64, autoUnlink: true })))],
@@ -320,6 +336,46 @@ const sites = [
     const c = channel()
     return pick([() => c.receive(), () => c.send('x'), () => c.peek(), () => c.stats(),
       () => c.receiveSync({ timeout: 0 }), () => shmem.Channel.attach(ctx.seg, CHANNEL_OFF)])()
+  }],
+  ['SharedMap.byteLength', () => shmem.SharedMap.byteLength(v(mapOptions))],
+  ['SharedMap.create', () => shmem.SharedMap.create(v(uniqueName), v(() => ({ ...mapOptions(), autoUnlink: true })))],
+  ['SharedMap.open', () => shmem.SharedMap.open(v(() => ctx.namedMap.segment.name))],
+  ['SharedMap.openOrCreate', () => {
+    // The context's map, or a new one under its name when a close removed it (autoUnlink):
+    // the name goes now, or a map made without autoUnlink would outlive the run.
+    const m = shmem.SharedMap.openOrCreate(v(() => ctx.namedMap.segment.name), v(mapOptions))
+    try { shmem.unlink(m.segment.name) } catch {}
+    return m
+  }],
+  ['SharedMap.init', () => shmem.SharedMap.init(v(() => ctx.seg), v(() => pick([MAP_OFF + 2048, 48000, 32])), v(() => MAP_BYTES), v(() => MAP_OPTIONS))],
+  ['SharedMap.attach', () => shmem.SharedMap.attach(v(() => ctx.seg), v(() => pick([MAP_OFF, 0, 64, CHANNEL_OFF])))],
+  ['sharedMap.get', () => sharedMap().get(v(mapKey))],
+  ['sharedMap.getInto', () => sharedMap().getInto(v(mapKey), v(() => Buffer.alloc(below(100))))],
+  ['sharedMap.has', () => sharedMap().has(v(mapKey))],
+  ['sharedMap.set', () => sharedMap().set(v(mapKey), v(mapValue), v(() => ({ ttl: below(3) })))],
+  ['sharedMap.delete', () => sharedMap().delete(v(mapKey))],
+  ['sharedMap.update', () => sharedMap().update(v(mapKey), v(() => pick([callback(), () => 'u', () => undefined])), v(() => ({ ttl: 1 })))],
+  ['sharedMap.increment', () => sharedMap().increment(v(mapKey), v(() => pick([1, -3, 2 ** 53])))],
+  ['sharedMap.clear', () => sharedMap().clear()],
+  ['sharedMap.purgeStale', () => sharedMap().purgeStale()],
+  ['sharedMap.stats', () => sharedMap().stats()],
+  ['sharedMap.size', () => sharedMap().size],
+  ['sharedMap.entries', () => [...sharedMap().entries()]],
+  ['sharedMap.close', () => sharedMap().close()],
+  ['map garbage', () => {
+    // A peer writes words of the map's header, index or entries (sometimes many at once). The
+    // lock word (bytes 128 to 135) gets only pids no process has: one naming a live process
+    // makes writers wait out their 10 s lock timeout, as documented (docs/map-format.md).
+    const w = ctx.seg.view(Int32Array, MAP_OFF, MAP_BYTES >> 2)
+    for (let n = chance(0.2) ? 64 : 1; n > 0; n--) {
+      const i = chance(0.4) ? below(80) : below(w.length)
+      w[i] = i === 32 ? pick([0, 0x3ffffff0, 0x7ffffffe])
+        : pick([0, -1, 1, 2, 7, 0x50414d53, rand() | 0, 1 << below(31)])
+    }
+    const m = pick([ctx.map, ctx.mapAttached])
+    return pick([() => m.get(mapKey()), () => m.set(mapKey(), 'x'), () => m.delete(mapKey()), () => m.has('k1'),
+      () => [...m], () => m.stats(), () => m.increment('n'), () => m.clear(), () => m.update('k2', () => 'y'),
+      () => m.purgeStale(), () => shmem.SharedMap.attach(ctx.seg, MAP_OFF)])()
   }],
   ['parseRecord', () => lifecycle._parsersForTests.parseRecord(randomRecordText())],
   ['parseSysvTable', () => lifecycle._parsersForTests.parseSysvTable(randomSysvText())],
@@ -484,6 +540,14 @@ async function main () {
         // Segments and channels a call made: close them (and their names) now.
         try { r.close() } catch (err) { judge(err) }
         try { if (r.kind === 'sysv') r.remove(); else if (r.kind === 'posix') r.unlink() } catch {}
+        // A channel or map a create made under its own name (hostile options may have left
+        // out autoUnlink): its name goes too, unless it is the context's.
+        try {
+          const name = r.segment && r.segment.kind === 'posix' ? r.segment.name : null
+          if (name !== null && name !== ctx.named.segment.name && name !== ctx.namedMap.segment.name) {
+            shmem.unlink(name)
+          }
+        } catch {}
       }
     } catch (err) {
       thrown++

@@ -4,7 +4,8 @@
 const cases = [
   ...require('./cases/locks'),
   ...require('./cases/channels'),
-  ...require('./cases/create')
+  ...require('./cases/create'),
+  ...require('./cases/map')
 ]
 
 // What the stress suite asserts for a case: the promises only (see each case's header).

@@ -1,6 +1,7 @@
 'use strict'
 // npm run stress [-- --rounds N] [-- --case name[,name]] [-- --json]
-// Runs every stress case (or those named) for N rounds each (default 200) and prints a table
+// Runs every stress case (or those named) for N rounds each (default: the case's own rounds,
+// else 200) and prints a table
 // per case: rounds, messages, lost, duplicated, hung, time to recover. Exits 1 when a case
 // broke a promise (see check() in cases.js).
 
@@ -9,7 +10,7 @@ const { runCase } = require('./engine')
 const { cases, check, formatTable } = require('./cases')
 
 function args (argv) {
-  const out = { rounds: 200, cases: null, json: false }
+  const out = { rounds: null, cases: null, json: false }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     if (a === '--rounds') out.rounds = Number(argv[++i])
@@ -19,7 +20,7 @@ function args (argv) {
     else if (a === '--json') out.json = true
     else throw new Error(`unknown argument ${a}`)
   }
-  if (!Number.isInteger(out.rounds) || out.rounds < 1) throw new Error('--rounds: a positive integer')
+  if (out.rounds !== null && (!Number.isInteger(out.rounds) || out.rounds < 1)) throw new Error('--rounds: a positive integer')
   return out
 }
 
@@ -34,7 +35,7 @@ async function main () {
   const reports = []
   let failed = 0
   for (const def of chosen) {
-    const report = await runCase(def, { rounds: opts.rounds })
+    const report = await runCase(def, { rounds: opts.rounds ?? def.rounds ?? 200 })
     const problems = check(report)
     report.problems = problems
     if (problems.length) failed++
@@ -55,7 +56,8 @@ async function main () {
       if (r.error) process.stdout.write(`  error: ${r.error}\n`)
     }
   }
-  process.stdout.write(`\n${chosen.length} cases x ${opts.rounds} rounds in ${wall.toFixed(1)} s; ` +
+  const rounds = [...new Set(reports.map((r) => r.rounds))].join(' or ')
+  process.stdout.write(`\n${chosen.length} cases x ${rounds} rounds in ${wall.toFixed(1)} s; ` +
     `${os.cpus().length} CPUs, Node ${process.version}\n`)
   process.exitCode = failed ? 1 : 0
 }

@@ -245,6 +245,74 @@ function creatorLoop () {
   }
 }
 
+// ---- shared maps ----------------------------------------------------------------------
+
+// A map value names its writer, its key and a salt, is of varied length, and ends with a
+// checksum of the rest: a torn or mixed-up value fails mapValueOk().
+function mapChecksum (text) {
+  let h = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193)
+  return (h >>> 0).toString(16)
+}
+
+function mapValue (k, salt) {
+  const head = `${id}.${k}.${salt}.`
+  const fill = String.fromCharCode(97 + salt % 26)
+  const payload = head.padEnd(head.length + Math.floor(Math.random() * 200), fill)
+  return `${payload}|${mapChecksum(payload)}`
+}
+
+function mapValueOk (key, v) {
+  if (key === 'counter') return /^-?\d+$/.test(String(v))
+  const bar = v.lastIndexOf('|')
+  if (bar < 0 || mapChecksum(v.slice(0, bar)) !== v.slice(bar + 1)) return false
+  return v.split('.')[1] === key.slice(1)
+}
+
+function mapWriterLoop (map) {
+  let salt = 0
+  while (!stopping()) {
+    beat()
+    const k = Math.floor(Math.random() * cfg.mapKeys)
+    const key = `k${k}`
+    const r = Math.random()
+    salt++
+    stage(STAGE.sending)
+    if (r < 0.55) {
+      map.set(key, mapValue(k, salt))
+    } else if (r < 0.8) {
+      // The writer lock is held across fn: the engine aims kills here.
+      map.update(key, (v) => {
+        if (v !== undefined && !mapValueOk(key, v)) ledger.anomaly(H.corrupt, id, k, 1)
+        stage(STAGE.locked)
+        holdFor()
+        return mapValue(k, salt)
+      })
+    } else if (r < 0.92) {
+      map.delete(key)
+    } else if (r < 0.99) {
+      map.increment('counter')
+    } else {
+      map.clear()
+    }
+    stage(STAGE.idle)
+    ledger.add(H.progress)
+    spinUs(Math.random() * 100)
+  }
+}
+
+function mapReaderLoop (map) {
+  while (!stopping()) {
+    beat()
+    for (let i = 0; i < 64; i++) {
+      const k = Math.floor(Math.random() * (cfg.mapKeys + 1))
+      const key = k === cfg.mapKeys ? 'counter' : `k${k}`
+      const v = map.get(key)
+      if (v !== undefined && !mapValueOk(key, v)) ledger.anomaly(H.corrupt, id, k, 2)
+    }
+  }
+}
+
 // ---- main -----------------------------------------------------------------------------
 
 function main () {
@@ -257,6 +325,10 @@ function main () {
     run = () => (cfg.role === 'sender' ? sender(channel) : receiver(channel))
   } else if (cfg.role === 'creator') {
     run = creatorLoop
+  } else if (cfg.role === 'map-writer' || cfg.role === 'map-reader') {
+    const map = shmem.SharedMap.open(cfg.map)
+    closeable = map
+    run = () => (cfg.role === 'map-writer' ? mapWriterLoop(map) : mapReaderLoop(map))
   } else {
     const seg = shmem.open(cfg.lockSegment)
     closeable = seg

@@ -9,6 +9,7 @@ import sta = require('../../compat/shm-typed-array')
 import mmapIo = require('../../compat/mmap-io')
 import MmapIPC = require('../../compat/mmap-ipc')
 import shmmap = require('../../compat/shmmap')
+import { KeyvShmem, KeyvShmemOptions } from '../../keyv'
 
 async function main (): Promise<void> {
   const seg: Segment = create('/types-example', 4096, { mode: 0o600, autoUnlink: true })
@@ -114,10 +115,18 @@ async function main (): Promise<void> {
 
   const arr = sta.create(16, 'Int32Array')
   const key = shmmap.create(64)
+  const keyvOptions: KeyvShmemOptions = { name: '/types-keyv', capacity: 100, ttl: 1000,
+    namespace: 'cache', autoUnlink: true }
+  const store = new KeyvShmem(keyvOptions)
+  const keyvHit: unknown = await store.get('k')
+  const many: boolean[] = await store.setMany([{ key: 'a', value: 1, ttl: 5 }])
+  for await (const [k, value] of store.iterator('cache')) void [k, value]
+  const storeMap: SharedMap = store.map
+  await store.disconnect()
   const ipc = new MmapIPC('/types-ipc', 4096, false)
   const mapped: Buffer = mmapIo.map(4096, mmapIo.PROT_READ, mmapIo.MAP_SHARED, 0)
   void [created, buf, dv, res, locked, tried, later, r1, r2, n, heldInFn, unchecked, s, r3, r4,
     r5, value, w1, w2, woken, isAbort, sent, got, later2, entries, removed, fd, file, v, raw, page, o, gone, arr, key, ipc,
-    mapped]
+    mapped, keyvHit, many, storeMap]
 }
 void main

@@ -6,6 +6,7 @@ import mmap = require('shmem/compat/mmap-io')
 import mmap16 = require('shmem/compat/mmap-io@1.6')
 import MmapIPC = require('shmem/compat/mmap-ipc')
 import shmmap = require('shmem/compat/shmmap')
+import keyv = require('shmem/keyv')
 
 const posix = shmem.create('/types-cjs', 4096)
 const ino: number = posix.stat().ino
@@ -23,5 +24,8 @@ const ipc: MmapIPC = new MmapIPC.mmapIPC('/types-ipc', 4096)
 const alsoIpc: MmapIPC = new MmapIPC.default('/types-ipc', 4096)
 const opts: MmapIPC.LockAsyncOptions = { timeout: 1 }
 const key: string = shmmap.create(64)[0]
+const store = new keyv.KeyvShmem({ map: shmem.SharedMap.open('/types-keyv') })
+const cleared: Promise<void> = store.clear()
 
-void [sab, unmapped, granularity, ino, nattch, stat, arr, buf, viaDefault, ipc, alsoIpc, opts, key]
+void [sab, unmapped, granularity, ino, nattch, stat, arr, buf, viaDefault, ipc, alsoIpc, opts, key,
+  cleared]

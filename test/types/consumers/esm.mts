@@ -13,6 +13,7 @@ import mmap, {
 import mmap16, { map as map16, unmap, ALLOCATIONGRANULARITY } from 'shmem/compat/mmap-io@1.6'
 import MmapIPC, { mmapIPC, type LockAsyncOptions } from 'shmem/compat/mmap-ipc'
 import shmmap, { create as shmmapCreate, read, read_write, release } from 'shmem/compat/shmmap'
+import keyvFace, { KeyvShmem } from 'shmem/keyv'
 
 // The default export is module.exports: the same functions as the named exports.
 const same: typeof create = shmem.create
@@ -63,9 +64,13 @@ const ro: Buffer = read(pair[0])
 const rw: Buffer = read_write(pair[0], 8)
 release(pair[0])
 const shmmapSame: typeof read = shmmap.read
+const store = new KeyvShmem({ name: '/types-keyv', capacity: 16, namespace: 'n' })
+const stored: Promise<boolean> = store.set('k', 'v', 1000)
+const keyvSame: typeof KeyvShmem = keyvFace.KeyvShmem
 
 void [same, k1, st, ino, vs, nattch, opened, m, f, fdStat, describe, anyKind, mutex, ch, flags,
-  arr, got, gone, t, staSame, pages, viaDefault, locked, ro, rw, shmmapSame]
+  arr, got, gone, t, staSame, pages, viaDefault, locked, ro, rw, shmmapSame,
+  stored, keyvSame]
 
 // mmap-io 1.6: map() gives a SharedArrayBuffer; unmap() and ALLOCATIONGRANULARITY are there.
 const sab16: SharedArrayBuffer = map16(4096, mmap16.PROT_READ, mmap16.MAP_SHARED, 0)

@@ -11,6 +11,7 @@ import * as mmap from 'shmem/compat/mmap-io'
 import mmap16 = require('shmem/compat/mmap-io@1.6')
 import MmapIPC = require('shmem/compat/mmap-ipc')
 import { create as shmmapCreate } from 'shmem/compat/shmmap'
+import { KeyvShmem } from 'shmem/keyv'
 
 const s: Segment<'posix'> = create('/types-node10', 4096)
 const ino: number = s.stat().ino
@@ -22,5 +23,6 @@ const gone: boolean = destroy(1)
 const buf: Buffer = mmap.map(4096, mmap.PROT_READ, mmap.MAP_SHARED, 0)
 const ipc = new MmapIPC('/types-ipc', 4096)
 const pair: [string, Buffer] = shmmapCreate(64)
+const store: KeyvShmem = new KeyvShmem({ name: '/types-keyv' })
 
-void [mmap16.map(4096, mmap16.PROT_READ, mmap16.MAP_SHARED, 0), shmemDefault, ino, nattch, same, same2, got, gone, buf, ipc, pair]
+void [mmap16.map(4096, mmap16.PROT_READ, mmap16.MAP_SHARED, 0), shmemDefault, ino, nattch, same, same2, got, gone, buf, ipc, pair, store]
