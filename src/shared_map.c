@@ -240,7 +240,8 @@ static int read_entry(const shmem_shared_map_t *m, uint32_t i, uint32_t pos, uin
     int match = klen == key_len && LOAD(&e->hash, RLX) == hash;
     int bad = vlen > m->max_value_bytes;
     /* klen == key_len <= max_key_bytes: the compare stays in the entry. */
-    if (match) match = memcmp(key_of(e), key, key_len) == 0;
+    /* key is NULL for the empty key: memcmp() must not see it even with length 0. */
+    if (match && key_len > 0) match = memcmp(key_of(e), key, key_len) == 0;
     if (match && !bad) {
       f->expires = LOAD(&e->expires, RLX);
       f->key_flags = LOAD(&e->key_flags, RLX);

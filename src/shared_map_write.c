@@ -287,7 +287,8 @@ static int locate(shmem_shared_map_t *m, const void *key, uint32_t key_len, uint
     if (low == 0 || (uint32_t)(w >> 32) != tag) continue;
     if (low > m->nentries) return SHMEM_EBADSTATE;
     entry_t *e = entry_at(m, low - 1);
-    if (e->key_len == key_len && e->hash == hash && memcmp(key_of(e), key, key_len) == 0) {
+    if (e->key_len == key_len && e->hash == hash &&
+        (key_len == 0 || memcmp(key_of(e), key, key_len) == 0)) {
       s->slot = pos;
       s->entry = low - 1;
       return 1;
@@ -389,7 +390,7 @@ static void write_entry(shmem_shared_map_t *m, uint32_t i, const item_in_t *in, 
   STORE(&e->accessed, accessed, RLX);
   e->slot = slot;
   e->next_free = 0;
-  memcpy(key_of(e), in->key, in->key_len);
+  if (in->key_len > 0) memcpy(key_of(e), in->key, in->key_len); /* NULL for the empty key */
   if (in->value_len > 0) memcpy(value_of(m, e), in->value, in->value_len);
   STORE(&e->seq, odd + 1, REL);
 }
