@@ -18,6 +18,7 @@
         "src/memory.c",
         "src/segment.c",
         "src/shared_map.c",
+        "src/shared_map_lock.c",
         "src/shared_map_write.c",
         "src/sysv.c",
         "src/napi/binding.c",

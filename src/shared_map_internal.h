@@ -125,5 +125,8 @@ void shmem__shared_map_flush(shmem_shared_map_t *m);
  * lock over from a dead writer. */
 int shmem__shared_map_begin(shmem_shared_map_t *m);
 void shmem__shared_map_end(shmem_shared_map_t *m, int took);
+/* Rebuilds the writer's bookkeeping (free list, counts, back pointers) from the index, under
+ * the lock (src/shared_map_write.c): after a dead writer, or when it is found inconsistent. */
+void shmem__shared_map_repair(shmem_shared_map_t *m);
 
 #endif

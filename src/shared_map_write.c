@@ -7,101 +7,13 @@
  * new one, never a mix, and a writer killed at any instant leaves every key with a value some
  * set wrote in full. The free list, the counters and the entries' back pointers are the
  * writer's bookkeeping: a writer that takes the lock over from a dead one rebuilds them from
- * the index (repair), and so does any writer that finds them inconsistent.
+ * the index (shmem__shared_map_repair), and so does any writer that finds them inconsistent.
+ * The lock itself is in src/shared_map_lock.c.
  *
  * The writer trusts the shared bytes no more than a reader does: an entry number is checked
  * against the entry count, a length against the map's maxima, a slot against the index size. */
 #include "shared_map_internal.h"
 
-#include <limits.h>
-#include <sched.h>
-
-#define LOCK_SPIN_NS 20000    /* spin and yield this long for the lock, */
-#define LOCK_SLICE_NS 1000000 /* then sleep in slices this long, looking for a dead holder */
-
-/* ---- the lock ------------------------------------------------------------------------------ */
-
-/* The half of the lock word that holds the pid: waiters sleep on it. */
-static uint32_t *lock_pid_word(const shmem_shared_map_t *m) {
-  return m32(m, M_LOCK + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0));
-}
-
-static void count_down(uint32_t *word) {
-  uint32_t v = LOAD(word, RLX);
-  while (v > 0 && !__atomic_compare_exchange_n(word, &v, v - 1, 0, RLX, RLX)) {
-  }
-}
-
-/* 0, 1 when taken over from a dead holder, or -ETIMEDOUT. */
-static int acquire(shmem_shared_map_t *m) {
-  uint64_t *word = m64(m, M_LOCK);
-  int64_t deadline = -1;
-  for (;;) {
-    int recovered = 0;
-    if (shmem__robust_lock_acquire(word, LOCK_SPIN_NS, &recovered) == 0) return recovered;
-    int64_t now = shmem_now_ns();
-    if (deadline < 0 && m->lock_timeout_ns >= 0) deadline = now + m->lock_timeout_ns;
-    if (deadline >= 0 && now >= deadline) return -ETIMEDOUT;
-    uint64_t held = LOAD(word, RLX);
-    if (held == 0) continue;
-    uint32_t *waiters = m32(m, M_LOCK_WAITERS);
-    __atomic_fetch_add(waiters, 1, SEQ);
-    int64_t until = now + LOCK_SLICE_NS;
-    if (deadline >= 0 && deadline < until) until = deadline;
-    shmem_futex_wait(lock_pid_word(m), (uint32_t)held, until);
-    count_down(waiters);
-  }
-}
-
-static void release(shmem_shared_map_t *m) {
-  shmem__channel_lock_release(m64(m, M_LOCK));
-  /* Pairs with a waiter's increment: either it sees the lock free, or we see it waiting. */
-  __atomic_thread_fence(SEQ);
-  if (LOAD(m32(m, M_LOCK_WAITERS), RLX) != 0) shmem_futex_wake(lock_pid_word(m), INT_MAX);
-}
-
-static void repair(shmem_shared_map_t *m);
-
-/* Takes the lock for this view: 0, 1 when it was taken over (and the map repaired), < 0. */
-static int take(shmem_shared_map_t *m) {
-  int r = acquire(m);
-  if (r < 0) return r;
-  m->owns_lock = 1;
-  if (r == 1) {
-    repair(m);
-    __atomic_fetch_add(m64(m, M_RECOVERIES), 1, RLX);
-  }
-  return r;
-}
-
-int shmem__shared_map_begin(shmem_shared_map_t *m) {
-  if (m->owns_lock) return 0;
-  int r = take(m);
-  return r < 0 ? r : 1;
-}
-
-void shmem__shared_map_end(shmem_shared_map_t *m, int took) {
-  if (took != 1) return;
-  m->owns_lock = 0;
-  release(m);
-}
-
-int shmem_shared_map_lock(shmem_shared_map_t *m) {
-  if (m->base == NULL) return -EINVAL;
-  if (m->held > 0) {
-    m->held++;
-    return 0;
-  }
-  int r = m->owns_lock ? 0 : take(m);
-  if (r >= 0) m->held = 1;
-  return r;
-}
-
-void shmem_shared_map_unlock(shmem_shared_map_t *m) {
-  if (m->held <= 0 || --m->held > 0 || !m->owns_lock) return;
-  m->owns_lock = 0;
-  release(m);
-}
 
 /* ---- bookkeeping --------------------------------------------------------------------------- */
 
@@ -154,7 +66,7 @@ static void free_entry(shmem_shared_map_t *m, uint32_t i) {
 static int alloc_entry(shmem_shared_map_t *m, uint32_t *out) {
   uint32_t head = hdr32(m, M_FREE_HEAD);
   if (head == 0 || head > m->nentries || entry_live(m, head - 1)) {
-    repair(m);
+    shmem__shared_map_repair(m);
     return SHMEM_EBADSTATE;
   }
   set32(m, M_FREE_HEAD, entry_at(m, head - 1)->next_free);
@@ -214,7 +126,7 @@ static void rebuild_index(shmem_shared_map_t *m) {
  * rebuilds the free list from the entries no slot names and recounts entries, bytes and
  * tombstones. Run by a writer that took the lock over from a dead one, and by one that
  * found the free list broken. Bounded: one pass over the slots, two over the entries. */
-static void repair(shmem_shared_map_t *m) {
+void shmem__shared_map_repair(shmem_shared_map_t *m) {
   uint32_t g = gen_begin(m);
   int rebuilding = hdr32(m, M_REBUILDING) != 0;
   for (uint32_t i = 0; i < m->nentries; i++) entry_at(m, i)->mark &= MARK_LIVE;
@@ -360,7 +272,7 @@ static int make_room(shmem_shared_map_t *m) {
     remove_at(m, e->slot, h, M_EVICTIONS);
     return 0;
   }
-  repair(m); /* a full count with no live entry: the count was wrong */
+  shmem__shared_map_repair(m); /* a full count with no live entry: the count was wrong */
   return hdr32(m, M_LIVE) < m->capacity ? 0 : SHMEM_EBADSTATE;
 }
 
