@@ -36,6 +36,7 @@ function runSeed (seed) {
 for (const seed of SEEDS) {
   test(`API fuzzer, seed ${seed}: ${CALLS} calls, no crash, no hang, every error coded`, () => {
     const { r, lines } = runSeed(seed)
+    const left = leftBy(r.pid) // first: a failed assertion below must not leave them
     const replay = `replay: node test/fuzz/api-fuzz.js '{"seed":${seed},"calls":${CALLS}}'`
     assert.notStrictEqual(r.error && r.error.code, 'ETIMEDOUT', `hang (watchdog ${WATCHDOG_MS} ms); ${replay}`)
     assert.strictEqual(r.signal, null, `crashed by ${r.signal}; ${replay}\n${r.stderr.slice(-2000)}`)
@@ -45,6 +46,6 @@ for (const seed of SEEDS) {
     assert.ok(done, `no summary; ${replay}\n${r.stdout.slice(-2000)}`)
     const unknown = lines.filter((l) => l.finding && !KNOWN.some((k) => k.match(l.finding)))
     assert.deepStrictEqual(unknown.map((l) => l.finding), [], replay)
-    assert.deepStrictEqual(leftBy(r.pid), [], 'names the run left in /dev/shm')
+    assert.deepStrictEqual(left, [], 'names the run left in /dev/shm')
   })
 }
