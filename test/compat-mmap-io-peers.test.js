@@ -54,7 +54,7 @@ test('mmap-io 1.4\'s test script passes on shmem/compat/mmap-io', async () => {
 
 const noSab = sharedSupported()
   ? false
-  : 'this Node has no node_api_create_external_sharedarraybuffer (Node.js 22.23.3, 24.22.1, 26.1.0 and later have it)'
+  : 'this Node has no node_api_create_external_sharedarraybuffer (Node.js 22.23.3, 24.16.0, 26.1.0 and later have it)'
 
 test('@riaskov/mmap-io 1.6\'s suite passes on shmem/compat/mmap-io@1.6', { skip: noSab }, async () => {
   const compat = JSON.stringify(path.resolve(__dirname, '..', 'compat', 'mmap-io@1.6.js'))

@@ -573,9 +573,9 @@ async function main () {
   process.stdout.write(JSON.stringify(summary) + '\n')
 }
 
-// The names this run made and left: hostile calls create objects under uniqueName() and
-// never unlink them (a Channel's close() keeps its name), and compat/shmmap keys made in
-// workers that terminate() ended stay by design (docs/lifecycle.md). All carry this pid.
+// What the loop's own clean-up cannot reach: objects a create made before it threw, and
+// compat/shmmap keys made in workers that terminate() ended, which stay by design
+// (docs/lifecycle.md). All carry this pid.
 function sweepNames () {
   for (const n of fs.readdirSync('/dev/shm')) {
     if (n.startsWith(`shmem-fuzz-${process.pid}-`) || n.startsWith(`shmmap-${process.pid}-`)) {
